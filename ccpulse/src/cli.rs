@@ -1,0 +1,137 @@
+//! The command-line interface: every subcommand and flag, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::pace::Speed;
+
+/// Default events topic (events.md).
+pub(crate) const DEFAULT_TOPIC: &str = "ccpulse.events";
+
+/// ccpulse: real-time contact-center analytics on Kafka, Arrow and SQL.
+#[derive(Debug, Parser)]
+#[command(name = "ccpulse", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug). `RUST_LOG` overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run ccpulse on an embedded broker with live simulated traffic; no installs needed.
+    Demo(DemoArgs),
+    /// Generate deterministic contact-center traffic (same seed, same bytes).
+    Simulate(SimulateArgs),
+    /// Convert real call records into contract events.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Produce NDJSON event files to Kafka, keyed by tenant.
+    Replay(ReplayArgs),
+}
+
+/// Where events go: an NDJSON file, or a Kafka topic.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct Output {
+    /// Write NDJSON to this file (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Produce to Kafka at these brokers (`host:port,…`).
+    #[arg(long, value_name = "BROKERS", env = "CCPULSE_BROKERS")]
+    pub(crate) brokers: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TopicArg {
+    /// Kafka topic for events (with `--brokers`).
+    #[arg(long, default_value = DEFAULT_TOPIC)]
+    pub(crate) topic: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimulateArgs {
+    /// Random seed: the same seed and settings give the same events, byte for byte.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Simulated start, RFC 3339 (default: the simulator's fixed start date).
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub(crate) start: Option<String>,
+    /// Simulated length: `30m`, `8h`, `1d`, `7d` …
+    #[arg(long, default_value = "1d")]
+    pub(crate) duration: String,
+    /// Number of tenants.
+    #[arg(long)]
+    pub(crate) tenants: Option<u32>,
+    /// Arrival-rate multiplier (1.0 = the built-in profile).
+    #[arg(long)]
+    pub(crate) scale: Option<f64>,
+    /// Pace: `max` (as fast as possible), `realtime`, or an acceleration like `60x`.
+    #[arg(long, default_value = "max")]
+    pub(crate) speed: Speed,
+    #[command(flatten)]
+    pub(crate) output: Output,
+    #[command(flatten)]
+    pub(crate) topic: TopicArg,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// The Anonymous Bank (1999) call records of the Technion SEE laboratory.
+    AnonymousBank(ImportAnonymousBankArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportAnonymousBankArgs {
+    /// Tab-separated record files (e.g. `january.txt`).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Tenant id given to every event.
+    #[arg(long, default_value = "anonymous-bank")]
+    pub(crate) tenant: String,
+    #[command(flatten)]
+    pub(crate) output: Output,
+    #[command(flatten)]
+    pub(crate) topic: TopicArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// NDJSON files of contract events (`-` for standard input).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Kafka brokers (`host:port,…`).
+    #[arg(long, value_name = "BROKERS", env = "CCPULSE_BROKERS")]
+    pub(crate) brokers: String,
+    #[command(flatten)]
+    pub(crate) topic: TopicArg,
+    /// Compression codec: `lz4`, `zstd`, `gzip`, `snappy` or `none`.
+    #[arg(long, default_value = "lz4")]
+    pub(crate) compression: String,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Stop after this long (`90s`, `10m`); default: run until Ctrl-C.
+    #[arg(long)]
+    pub(crate) duration: Option<String>,
+    /// Simulated-time acceleration of the live traffic.
+    #[arg(long, default_value = "60x")]
+    pub(crate) speed: Speed,
+    /// Random seed of the simulated traffic.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
+    /// Seconds between two printed summaries.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) every: u64,
+}

@@ -1,0 +1,22 @@
+//! One module per subcommand; each turns parsed flags into library calls.
+
+mod demo;
+mod import;
+mod replay;
+mod simulate;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Command, ImportCommand};
+
+/// Runs a subcommand to completion.
+pub(crate) async fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Import(ImportCommand::AnonymousBank(args)) => import::anonymous_bank(args).await,
+        Command::Replay(args) => replay::run(args).await,
+    }
+}

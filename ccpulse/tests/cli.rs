@@ -1,0 +1,207 @@
+//! The `ccpulse` binary as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use ccpulse_schemas::v1;
+use ccpulse_tests::{brokers, consume_all, unique_name};
+
+fn ccpulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ccpulse"))
+        .args(args)
+        .output()
+        .expect("run ccpulse")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn january() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/datasets/anonymous-bank-1999/january.txt");
+    assert!(
+        path.exists(),
+        "{} is missing: the shared datasets must sit beside the repository",
+        path.display()
+    );
+    path
+}
+
+/// Decodes every line; returns how many there were.
+fn assert_all_valid(ndjson: &str) -> usize {
+    let mut count = 0;
+    for (number, line) in ndjson.lines().enumerate() {
+        if let Err(rejection) = v1::decode(line.as_bytes()) {
+            panic!("line {}: {rejection}: {line}", number + 1);
+        }
+        count += 1;
+    }
+    count
+}
+
+#[test]
+fn simulate_is_deterministic_valid_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.ndjson");
+    let b = dir.path().join("b.ndjson");
+    for out in [&a, &b] {
+        let output = ccpulse(&[
+            "simulate",
+            "--seed",
+            "7",
+            "--duration",
+            "6h",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let summary = text(&output.stderr);
+        assert!(summary.contains("interaction.queued"), "{summary}");
+        assert!(summary.contains("wrote "), "{summary}");
+    }
+    let first = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(first, std::fs::read_to_string(&b).unwrap());
+    assert!(assert_all_valid(&first) > 1_000);
+
+    let other = dir.path().join("c.ndjson");
+    let output = ccpulse(&[
+        "simulate",
+        "--seed",
+        "8",
+        "--duration",
+        "6h",
+        "--out",
+        other.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    assert_ne!(first, std::fs::read_to_string(&other).unwrap());
+}
+
+#[test]
+fn simulate_rejects_bad_flags_with_a_message() {
+    let output = ccpulse(&["simulate", "--duration", "soon", "--out", "-"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("duration"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = ccpulse(&["simulate", "--speed", "fast", "--out", "-"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("speed"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = ccpulse(&["simulate"]);
+    assert!(!output.status.success(), "an output is required");
+}
+
+#[test]
+fn import_converts_the_whole_january_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("jan.ndjson");
+    let output = ccpulse(&[
+        "import",
+        "anonymous-bank",
+        january().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("31599") || stderr.contains("31,599"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Technion"),
+        "acknowledgement missing: {stderr}"
+    );
+    let events = assert_all_valid(&std::fs::read_to_string(&out).unwrap());
+    assert!(events > 100_000, "only {events} events");
+}
+
+#[test]
+fn import_reports_a_missing_file() {
+    let output = ccpulse(&[
+        "import",
+        "anonymous-bank",
+        "/nonexistent/x.txt",
+        "--out",
+        "-",
+    ]);
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("/nonexistent/x.txt"));
+}
+
+#[test]
+fn replay_sends_valid_lines_and_reports_bad_ones_by_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("events.ndjson");
+    let simulated = ccpulse(&["simulate", "--seed", "3", "--duration", "1h", "--out", "-"]);
+    assert!(simulated.status.success());
+    let valid = text(&simulated.stdout);
+    let valid_count = valid.lines().count();
+    let mut lines: Vec<&str> = valid.lines().collect();
+    lines.insert(1, "{\"schema_version\":1}");
+    std::fs::write(&input, lines.join("\n")).unwrap();
+
+    let topic = unique_name("cli-replay");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(ccpulse_tests::create_topic(&topic, 2))
+        .expect("create topic");
+    let output = ccpulse(&[
+        "replay",
+        input.to_str().unwrap(),
+        "--brokers",
+        &brokers(),
+        "--topic",
+        &topic,
+    ]);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("sent {valid_count} events")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("events.ndjson:2:"), "{stderr}");
+    assert!(stderr.contains("event_id"), "{stderr}");
+
+    let consumed = consume_all(&topic, 2, valid_count, Duration::from_secs(60)).unwrap();
+    let mut received: Vec<String> = consumed.iter().map(|m| text(&m.payload)).collect();
+    let mut expected: Vec<String> = valid.lines().map(str::to_owned).collect();
+    received.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(received, expected, "each valid line arrives exactly once");
+}
+
+#[test]
+fn demo_runs_traffic_through_the_embedded_broker() {
+    let output = ccpulse(&[
+        "demo",
+        "--duration",
+        "8s",
+        "--speed",
+        "3600x",
+        "--every",
+        "2",
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    let last = stdout.lines().last().expect("a summary line");
+    let events: u64 = last
+        .split(" events")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no event count in {last:?}"));
+    assert!(events > 0, "{stdout}");
+    assert!(last.contains(" 0 invalid"), "{last}");
+}

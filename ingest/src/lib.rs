@@ -1,0 +1,22 @@
+//! The Kafka side of ccpulse.
+//!
+//! Today this crate owns the Kafka client set-up and the producer that puts contract
+//! events onto the events topic (`ccpulse replay`, `ccpulse simulate --brokers`). The
+//! consumer, the aggregator fold, checkpoints and the Parquet writer land here next
+//! (see `ARCHITECTURE.md`); `ingest` never depends on `query`.
+//!
+//! # Layout
+//! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
+//! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
+//! - [`replay`]: NDJSON files to Kafka, validating each line first.
+//! - `error`: this crate's [`Error`].
+
+mod error;
+pub mod kafka;
+pub mod produce;
+pub mod replay;
+
+pub use error::{Error, Result};
+pub use kafka::KafkaSettings;
+pub use produce::{EventProducer, ProduceStats};
+pub use replay::{BadLine, ReplaySummary, replay_ndjson};
