@@ -42,13 +42,6 @@ pub enum Error {
         #[source]
         source: KafkaError,
     },
-    /// Pending messages were still queued when the flush deadline passed.
-    #[error("flushing the producer for topic `{topic}`")]
-    Flush {
-        topic: String,
-        #[source]
-        source: KafkaError,
-    },
     /// Reading an NDJSON input failed.
     #[error("reading `{source_name}`")]
     ReadInput {

@@ -8,7 +8,7 @@ use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use std::time::Duration;
 
 use crate::{Error, KafkaSettings, Result};
@@ -141,23 +141,17 @@ impl EventProducer {
         Ok(())
     }
 
-    /// Waits for every queued message to be acknowledged (or to fail).
+    /// Waits for every queued message to be acknowledged (or to fail). Every message
+    /// has a delivery future here, so once they have all resolved librdkafka's queue is
+    /// empty: no separate flush is needed.
     ///
     /// # Errors
     /// [`Error::Delivery`] when any message was not delivered, with the count and the
-    /// first failure; [`Error::Flush`] when librdkafka could not flush in time.
+    /// first failure.
     pub async fn finish(mut self) -> Result<ProduceStats> {
         while let Some(outcome) = self.in_flight.next().await {
             self.record(outcome);
         }
-        let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(30)))
-            .await
-            .unwrap_or(Ok(()))
-            .map_err(|source| Error::Flush {
-                topic: self.topic.clone(),
-                source,
-            })?;
         match self.first_failure.take() {
             Some(source) => Err(Error::Delivery {
                 topic: self.topic,
