@@ -1,1 +1,7 @@
-//! placeholder
+//! SQL over ccpulse's tables: a tenant-scoped, read-only DataFusion session over the
+//! Parquet history unioned with the aggregator's in-memory tail, the report catalog,
+//! and CSV / XLSX / Parquet exports.
+//!
+//! Empty for now: it is built by the "SQL over live and historical data" issue, after
+//! the aggregator in `ingest` exists. It never depends on `ingest`; the two meet
+//! through `schemas` types (see `ARCHITECTURE.md`).
