@@ -19,8 +19,11 @@ pub(crate) enum EventSink {
         line: String,
         written: u64,
     },
-    /// The events topic, keyed by tenant.
-    Kafka(EventProducer),
+    /// The events topic, keyed by tenant; `line` is the reused encoding buffer.
+    Kafka {
+        producer: EventProducer,
+        line: String,
+    },
 }
 
 impl std::fmt::Debug for EventSink {
@@ -31,7 +34,7 @@ impl std::fmt::Debug for EventSink {
                 .field("path", path)
                 .field("written", written)
                 .finish_non_exhaustive(),
-            EventSink::Kafka(producer) => f.debug_tuple("Kafka").field(producer).finish(),
+            EventSink::Kafka { producer, .. } => f.debug_tuple("Kafka").field(producer).finish(),
         }
     }
 }
@@ -44,7 +47,10 @@ impl EventSink {
             (None, Some(brokers)) => {
                 let producer = EventProducer::new(&KafkaSettings::new(brokers.clone()), topic)
                     .context("opening the Kafka producer")?;
-                Ok(EventSink::Kafka(producer))
+                Ok(EventSink::Kafka {
+                    producer,
+                    line: String::with_capacity(1024),
+                })
             }
             (None, None) => anyhow::bail!("give --out FILE or --brokers BROKERS"),
         }
@@ -85,10 +91,11 @@ impl EventSink {
                 *written += 1;
                 Ok(())
             }
-            EventSink::Kafka(producer) => {
-                let payload = event.to_json();
+            EventSink::Kafka { producer, line } => {
+                line.clear();
+                event.write_json(line);
                 producer
-                    .send(&event.tenant_id, payload.as_bytes())
+                    .send(&event.tenant_id, line.as_bytes())
                     .await
                     .context("producing an event")
             }
@@ -109,7 +116,7 @@ impl EventSink {
                     .with_context(|| format!("writing to `{}`", path.display()))?;
                 Ok(format!("wrote {written} events to {}", path.display()))
             }
-            EventSink::Kafka(producer) => {
+            EventSink::Kafka { producer, .. } => {
                 let topic = producer.topic().to_owned();
                 let ProduceStats {
                     delivered, bytes, ..

@@ -158,6 +158,7 @@ impl Tally {
 
     fn line(&self, elapsed: Duration) -> String {
         let clock = chrono::DateTime::from_timestamp_millis(self.latest_event_ms)
+            .filter(|_| self.events > 0)
             .map(|time| time.format("%Y-%m-%d %H:%M").to_string())
             .unwrap_or_else(|| "-".to_owned());
         let tenants: Vec<String> = self
