@@ -11,10 +11,13 @@
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
 //! - `error`: this crate's [`Error`].
 
+pub mod consume;
 mod error;
+pub mod fold;
 pub mod kafka;
 pub mod produce;
 pub mod replay;
+pub mod store;
 
 pub use error::{Error, Result};
 pub use kafka::KafkaSettings;
