@@ -1,1 +1,601 @@
-//! The aggregator fold (being built).
+//! The aggregator fold: events in, metrics.md's tables out, exactly, whatever the
+//! arrival order within the allowed lateness, and whatever the duplicates.
+//!
+//! # How it stays exact
+//! Every measure is *stamped* with the time of the event that completes it
+//! (metrics.md, "Attribution"), and depends only on events at or before that time.
+//! Per tenant the fold keeps a *horizon*: the latest event time seen minus the allowed
+//! lateness. An event older than the horizon is too late (counted, kept in the raw
+//! `events` table by the caller, not folded). Everything stamped before the horizon
+//! can therefore no longer change: [`Fold::advance`] emits it once, as *final* rows
+//! (additive interval deltas, finished detail rows), and forgets what it no longer
+//! needs. What is stamped after the horizon stays in memory and is recomputed from
+//! the events on demand ([`Fold::provisional`]): the *provisional* tail. Final plus
+//! provisional is the whole picture at any moment, and equals what the reference
+//! fold ([`reference::fold_all`]) computes from the same events in one sorted pass.
+//!
+//! # Layout
+//! - `order`: the canonical event order (time, lifecycle rank, id).
+//! - `interaction`: one interaction's events → visits, stamped measures, activities.
+//! - `agent`: agents' effective-state timelines.
+//! - [`measures`]: the additive interval measures.
+//! - [`rows`]: the output tables as Rust values.
+//! - [`live`]: live observations (queue_live, agent_live).
+//! - [`reference`]: the obviously-correct, slow fold the tests compare with.
+//!
+//! # Decisions where metrics.md is silent
+//! - Events older than the horizon (latest event time − allowed lateness, per tenant)
+//!   are not folded: history is amended only within the allowed lateness.
+//! - Duplicates are recognised by `event_id` per tenant while the original is within
+//!   the allowed lateness of the horizon.
+//! - See `interaction` for generations, the survey window and stale interactions.
+
+mod agent;
+mod interaction;
+pub mod live;
+pub mod measures;
+mod order;
+pub mod reference;
+pub mod rows;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use ccpulse_schemas::metrics::interval_start;
+use ccpulse_schemas::settings::TenantSettings;
+use ccpulse_schemas::v1::{Event, EventFamily};
+
+pub use agent::EffectiveState;
+use agent::{AgentTimeline, TimelineOutput};
+use interaction::{Contribution, Generation, Terminal, Windows};
+use measures::QueueRules;
+use rows::{AgentKey, AgentStateRow, CampaignKey, InteractionRow, QueueInterval, QueueKey, Tables};
+
+/// The fold's settings.
+#[derive(Debug, Clone)]
+pub struct FoldConfig {
+    /// How late (in event time) an event may arrive and still count. Default 10 min.
+    pub allowed_lateness_ms: i64,
+    /// How long after its last event a closed interaction still accepts events such as
+    /// surveys. Default 1 h.
+    pub survey_window_ms: i64,
+    /// An interaction with open visits and no event for this long is closed as stale.
+    /// Default 12 h.
+    pub stale_after_ms: i64,
+    /// Settings per tenant id.
+    pub tenants: BTreeMap<String, TenantSettings>,
+    /// Settings of tenants not in `tenants`.
+    pub default_tenant: TenantSettings,
+}
+
+impl Default for FoldConfig {
+    fn default() -> Self {
+        Self {
+            allowed_lateness_ms: 10 * 60 * 1000,
+            survey_window_ms: 60 * 60 * 1000,
+            stale_after_ms: 12 * 60 * 60 * 1000,
+            tenants: BTreeMap::new(),
+            default_tenant: TenantSettings::default(),
+        }
+    }
+}
+
+impl FoldConfig {
+    /// The settings of `tenant_id`.
+    pub fn tenant(&self, tenant_id: &str) -> &TenantSettings {
+        self.tenants.get(tenant_id).unwrap_or(&self.default_tenant)
+    }
+
+    fn windows(&self) -> Windows {
+        Windows {
+            survey_window_ms: self.survey_window_ms,
+            stale_after_ms: self.stale_after_ms,
+        }
+    }
+}
+
+/// What [`Fold::apply`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Folded (also events of unknown type: kept, no measure depends on them).
+    Folded,
+    /// Its `event_id` was seen before: ignored.
+    Duplicate,
+    /// Older than the tenant's horizon: not folded.
+    TooLate,
+}
+
+/// Counters of what the fold saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FoldStats {
+    /// Events folded, by type.
+    pub by_type: BTreeMap<String, u64>,
+    /// Events ignored as duplicates.
+    pub duplicates: u64,
+    /// Events older than the horizon.
+    pub too_late: u64,
+}
+
+/// The aggregator state of one Kafka partition (any number of tenants).
+#[derive(Debug)]
+pub struct Fold {
+    config: Arc<FoldConfig>,
+    tenants: BTreeMap<String, TenantFold>,
+    /// Final rows emitted since the last [`Fold::take_final`].
+    pending: Tables,
+    stats: FoldStats,
+}
+
+/// One tenant's part of the fold.
+#[derive(Debug)]
+struct TenantFold {
+    tenant_id: String,
+    /// Latest event time seen (the live view's "now").
+    max_seen: i64,
+    /// Everything stamped before this is final and emitted.
+    finalized_to: i64,
+    interactions: HashMap<String, InteractionState>,
+    /// (due time, interaction id): when an interaction has something to emit or finish.
+    due: BTreeSet<(i64, String)>,
+    agents: BTreeMap<String, AgentTimeline>,
+    /// Event ids seen, with their event time (pruned behind the horizon).
+    seen: HashMap<String, i64>,
+    seen_pruned_len: usize,
+    /// Final queue measures of recent intervals, for the live view's "today".
+    recent_queue: BTreeMap<QueueKey, QueueInterval>,
+    /// Duplicates counted per tenant (anomaly `duplicate_event_id`).
+    duplicates: u64,
+}
+
+/// One interaction id's events still in memory and what they derive.
+#[derive(Debug, Default)]
+struct InteractionState {
+    events: Vec<Event<'static>>,
+    generations: Vec<Generation>,
+    due_at: i64,
+    /// Agents whose timelines hold this interaction's activities.
+    agents: Vec<String>,
+}
+
+impl Fold {
+    /// An empty fold.
+    pub fn new(config: Arc<FoldConfig>) -> Self {
+        Self {
+            config,
+            tenants: BTreeMap::new(),
+            pending: Tables::default(),
+            stats: FoldStats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Arc<FoldConfig> {
+        &self.config
+    }
+
+    /// Counters of what was folded.
+    pub fn stats(&self) -> &FoldStats {
+        &self.stats
+    }
+
+    /// Folds one valid event (from [`ccpulse_schemas::v1::decode`]).
+    pub fn apply(&mut self, event: &Event<'_>) -> Applied {
+        let config = Arc::clone(&self.config);
+        let tenant = self
+            .tenants
+            .entry(event.tenant_id.to_string())
+            .or_insert_with(|| TenantFold::new(&event.tenant_id));
+        if tenant.seen.contains_key(event.event_id.as_ref()) {
+            self.stats.duplicates += 1;
+            tenant.duplicates += 1;
+            return Applied::Duplicate;
+        }
+        if event.occurred_at < tenant.horizon(&config) {
+            self.stats.too_late += 1;
+            return Applied::TooLate;
+        }
+        tenant
+            .seen
+            .insert(event.event_id.to_string(), event.occurred_at);
+        tenant.max_seen = tenant.max_seen.max(event.occurred_at);
+        *self
+            .stats
+            .by_type
+            .entry(event.event_type.as_str().to_owned())
+            .or_default() += 1;
+        let Some(known) = event.event_type.known() else {
+            return Applied::Folded;
+        };
+        let owned = event.clone().into_owned();
+        match known.family() {
+            EventFamily::Agent => {
+                let agent_id = event.agent_id.as_deref().unwrap_or_default();
+                let finalized_to = tenant.finalized_to;
+                let timeline = tenant
+                    .agents
+                    .entry(agent_id.to_owned())
+                    .or_insert_with(|| AgentTimeline::new(finalized_to));
+                order::insert_sorted(&mut timeline.events, owned);
+            }
+            EventFamily::Interaction | EventFamily::Dialer => {
+                let id = event
+                    .interaction_id
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned();
+                let state = tenant.interactions.entry(id.clone()).or_default();
+                order::insert_sorted(&mut state.events, owned);
+                tenant.refresh(&config, &id);
+            }
+        }
+        Applied::Folded
+    }
+
+    /// Makes final everything before each tenant's horizon; the rows go to the
+    /// pending output ([`Fold::take_final`]).
+    pub fn advance(&mut self) {
+        let config = Arc::clone(&self.config);
+        for tenant in self.tenants.values_mut() {
+            let horizon = tenant.horizon(&config);
+            tenant.advance_to(&config, horizon, &mut self.pending);
+        }
+    }
+
+    /// Takes the final rows emitted since the last call (to write them durably).
+    pub fn take_final(&mut self) -> Tables {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The provisional tail: everything not final yet, as of each tenant's latest event.
+    pub fn provisional(&self) -> Tables {
+        let mut tables = Tables::default();
+        for tenant in self.tenants.values() {
+            tenant.provisional(&self.config, &mut tables);
+        }
+        tables
+    }
+
+    /// Final rows not yet taken plus the provisional tail (for tests and snapshots).
+    pub fn pending_and_provisional(&self) -> Tables {
+        let mut tables = self.pending.clone();
+        tables.merge(self.provisional());
+        tables
+    }
+
+    /// Latest event time per tenant.
+    pub fn as_of(&self) -> BTreeMap<String, i64> {
+        self.tenants
+            .iter()
+            .map(|(id, t)| (id.clone(), t.max_seen))
+            .collect()
+    }
+}
+
+impl TenantFold {
+    fn new(tenant_id: &str) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            max_seen: i64::MIN,
+            finalized_to: i64::MIN,
+            interactions: HashMap::new(),
+            due: BTreeSet::new(),
+            agents: BTreeMap::new(),
+            seen: HashMap::new(),
+            seen_pruned_len: 0,
+            recent_queue: BTreeMap::new(),
+            duplicates: 0,
+        }
+    }
+
+    fn horizon(&self, config: &FoldConfig) -> i64 {
+        self.max_seen.saturating_sub(config.allowed_lateness_ms)
+    }
+
+    /// Re-derives interaction `id` from its events and updates agents and the due index.
+    fn refresh(&mut self, config: &FoldConfig, id: &str) {
+        let settings = config.tenant(&self.tenant_id);
+        let Some(state) = self.interactions.get_mut(id) else {
+            return;
+        };
+        state.generations = interaction::derive(&state.events, config.windows(), &|queue, at| {
+            settings.in_business_hours(queue, at)
+        });
+        let mut by_agent: HashMap<String, Vec<interaction::Activity>> = HashMap::new();
+        for activity in state.generations.iter().flat_map(|g| &g.activities) {
+            by_agent
+                .entry(activity.agent.clone())
+                .or_default()
+                .push(activity.clone());
+        }
+        for agent in &state.agents {
+            if !by_agent.contains_key(agent)
+                && let Some(timeline) = self.agents.get_mut(agent)
+            {
+                timeline.activities.remove(id);
+            }
+        }
+        state.agents = by_agent.keys().cloned().collect();
+        for (agent, activities) in by_agent {
+            let finalized_to = self.finalized_to;
+            self.agents
+                .entry(agent)
+                .or_insert_with(|| AgentTimeline::new(finalized_to))
+                .activities
+                .insert(id.to_owned(), activities);
+        }
+        self.due.remove(&(state.due_at, id.to_owned()));
+        state.due_at = next_due(&state.generations, self.finalized_to);
+        self.due.insert((state.due_at, id.to_owned()));
+    }
+
+    fn advance_to(&mut self, config: &FoldConfig, to: i64, out: &mut Tables) {
+        if to <= self.finalized_to {
+            return;
+        }
+        let from = self.finalized_to;
+        let settings = config.tenant(&self.tenant_id);
+        // Interactions first: finishing a generation fixes its activities' ends, which
+        // the agents' timelines read next.
+        while let Some((due_at, id)) = self.due.first().cloned() {
+            if due_at >= to {
+                break;
+            }
+            self.due.pop_first();
+            let Some(mut state) = self.interactions.remove(&id) else {
+                continue;
+            };
+            let mut emitted = Tables::default();
+            for generation in &state.generations {
+                emit_stamped(
+                    &self.tenant_id,
+                    settings,
+                    generation,
+                    from,
+                    to,
+                    &mut emitted,
+                );
+            }
+            let mut finished = 0;
+            for generation in &state.generations {
+                if generation.complete_after >= to {
+                    break;
+                }
+                emitted.interactions.extend(visit_rows(
+                    &self.tenant_id,
+                    &id,
+                    &state.events,
+                    generation,
+                ));
+                for activity in &generation.activities {
+                    if let Some(timeline) = self.agents.get_mut(&activity.agent) {
+                        timeline.retired.push(activity.clone());
+                    }
+                }
+                finished = generation.end;
+            }
+            self.remember_recent(&emitted);
+            out.merge(emitted);
+            state.events.drain(..finished);
+            for agent in &state.agents {
+                if let Some(timeline) = self.agents.get_mut(agent) {
+                    timeline.activities.remove(&id);
+                }
+            }
+            state.agents.clear();
+            if state.events.is_empty() {
+                continue;
+            }
+            state.due_at = i64::MIN;
+            self.interactions.insert(id.clone(), state);
+            // Due times are computed against the new horizon.
+            let previous = std::mem::replace(&mut self.finalized_to, to);
+            self.refresh(config, &id);
+            self.finalized_to = previous;
+        }
+        for (agent_id, timeline) in &mut self.agents {
+            let output = timeline.advance(to);
+            agent_output(&self.tenant_id, agent_id, output, out);
+        }
+        self.agents.retain(|_, timeline| !timeline.is_idle());
+        self.finalized_to = to;
+        if self.seen.len() > 2 * self.seen_pruned_len.max(1024) {
+            self.seen.retain(|_, at| *at >= to);
+            self.seen_pruned_len = self.seen.len();
+        }
+        let keep_from = interval_start(self.max_seen.saturating_sub(2 * 86_400_000));
+        self.recent_queue
+            .retain(|key, _| key.interval_start >= keep_from);
+    }
+
+    fn remember_recent(&mut self, emitted: &Tables) {
+        for (key, value) in &emitted.queue_intervals {
+            let entry = self.recent_queue.entry(key.clone()).or_default();
+            entry.measures.merge(&value.measures);
+            entry.sl_threshold_ms = value.sl_threshold_ms;
+        }
+    }
+
+    fn provisional(&self, config: &FoldConfig, out: &mut Tables) {
+        let settings = config.tenant(&self.tenant_id);
+        let as_of = self.max_seen;
+        for (id, state) in &self.interactions {
+            for generation in &state.generations {
+                emit_stamped(
+                    &self.tenant_id,
+                    settings,
+                    generation,
+                    self.finalized_to,
+                    as_of.saturating_add(1),
+                    out,
+                );
+                out.interactions
+                    .extend(visit_rows(&self.tenant_id, id, &state.events, generation));
+            }
+        }
+        for (agent_id, timeline) in &self.agents {
+            agent_output(&self.tenant_id, agent_id, timeline.provisional(as_of), out);
+        }
+        if self.duplicates > 0 {
+            *out.anomalies
+                .entry("duplicate_event_id".to_owned())
+                .or_default() += self.duplicates;
+        }
+    }
+}
+
+/// The earliest time at which an interaction has something to emit or to finish.
+fn next_due(generations: &[Generation], finalized_to: i64) -> i64 {
+    let stamps = generations
+        .iter()
+        .flat_map(|g| &g.stamped)
+        .map(|s| s.at)
+        .filter(|&at| at >= finalized_to);
+    let complete = generations.first().map(|g| g.complete_after);
+    stamps.chain(complete).min().unwrap_or(i64::MAX)
+}
+
+/// Adds a generation's measures stamped in `[from, to)` to `out`.
+fn emit_stamped(
+    tenant_id: &str,
+    settings: &TenantSettings,
+    generation: &Generation,
+    from: i64,
+    to: i64,
+    out: &mut Tables,
+) {
+    for stamped in generation
+        .stamped
+        .iter()
+        .filter(|s| (from..to).contains(&s.at))
+    {
+        let interval = interval_start(stamped.at);
+        match &stamped.contribution {
+            Contribution::Queue {
+                queue_id,
+                channel,
+                direction,
+                event,
+            } => {
+                let queue = settings.queue(queue_id);
+                let rules = QueueRules {
+                    sl_threshold_ms: queue.sl_threshold_ms(*channel),
+                    short_abandon_ms: queue.short_abandon_ms(),
+                };
+                let key = QueueKey {
+                    tenant_id: tenant_id.to_owned(),
+                    queue_id: queue_id.clone(),
+                    channel: *channel,
+                    direction: *direction,
+                    interval_start: interval,
+                };
+                let entry = out.queue_intervals.entry(key).or_default();
+                entry.measures.add(event, rules);
+                entry.sl_threshold_ms = rules.sl_threshold_ms;
+            }
+            Contribution::Agent { agent_id, event } => {
+                let key = AgentKey {
+                    tenant_id: tenant_id.to_owned(),
+                    agent_id: agent_id.clone(),
+                    interval_start: interval,
+                };
+                out.agent_intervals.entry(key).or_default().add(event);
+            }
+            Contribution::Campaign { campaign_id, event } => {
+                let key = CampaignKey {
+                    tenant_id: tenant_id.to_owned(),
+                    campaign_id: campaign_id.clone(),
+                    interval_start: interval,
+                };
+                out.campaign_intervals.entry(key).or_default().add(event);
+            }
+            Contribution::Anomaly(anomaly) => {
+                *out.anomalies.entry(anomaly.name().to_owned()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// The `interactions` rows of a generation's visits.
+fn visit_rows(
+    tenant_id: &str,
+    interaction_id: &str,
+    _events: &[Event<'static>],
+    generation: &Generation,
+) -> Vec<InteractionRow> {
+    generation
+        .visits
+        .iter()
+        .map(|visit| {
+            let leg = visit.legs.first();
+            let terminal_at =
+                |kind: Terminal| visit.terminal.filter(|(t, _)| *t == kind).map(|(_, at)| at);
+            let wrapped = leg.and_then(|l| l.wrapup_at.map(|w| (l, w)));
+            let (talk_ms, hold_ms, hold_count, acw_ms, handle_ms) = match wrapped {
+                Some((leg, wrapup)) => {
+                    let hold: i64 = leg.holds.iter().sum();
+                    let ended = leg.conversation_ended_at.unwrap_or(wrapup);
+                    let talk = ended - leg.answered_at - hold;
+                    let acw = wrapup - ended;
+                    (
+                        Some(talk),
+                        Some(hold),
+                        Some(leg.holds.len() as i64),
+                        Some(acw),
+                        Some(talk + hold + acw),
+                    )
+                }
+                None => (None, None, None, None, None),
+            };
+            InteractionRow {
+                tenant_id: tenant_id.to_owned(),
+                interaction_id: interaction_id.to_owned(),
+                visit: visit.number,
+                queue_id: visit.queue_id.clone(),
+                channel: visit.channel.as_str(),
+                direction: visit.direction.as_str(),
+                campaign_id: visit.campaign_id.clone(),
+                agent_id: leg.map(|l| l.agent.clone()),
+                queued_at: visit.queued_at,
+                answered_at: terminal_at(Terminal::Answered),
+                abandoned_at: terminal_at(Terminal::Abandoned),
+                flowed_out_at: terminal_at(Terminal::FlowedOut),
+                conversation_ended_at: leg.and_then(|l| l.conversation_ended_at),
+                wrapup_completed_at: leg.and_then(|l| l.wrapup_at),
+                outcome: visit.outcome(),
+                wait_ms: visit.wait_ms(),
+                talk_ms,
+                hold_ms,
+                hold_count,
+                acw_ms,
+                handle_ms,
+                transferred: visit.transfers > 0,
+                disposition: leg.and_then(|l| l.disposition.clone()),
+                csat: visit.csat,
+                in_business_hours: visit.in_business_hours,
+            }
+        })
+        .collect()
+}
+
+/// Adds an agent timeline's spans and interval time to `out`.
+fn agent_output(tenant_id: &str, agent_id: &str, output: TimelineOutput, out: &mut Tables) {
+    for span in output.spans {
+        out.agent_states.push(AgentStateRow {
+            tenant_id: tenant_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            state: span.state.name(),
+            reason: span.state.reason().map(str::to_owned),
+            started_at: span.start,
+            ended_at: span.end,
+            duration_ms: span.end.map(|end| end - span.start),
+        });
+    }
+    for (interval, measures) in output.intervals {
+        let key = AgentKey {
+            tenant_id: tenant_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            interval_start: interval,
+        };
+        out.agent_intervals.entry(key).or_default().merge(&measures);
+    }
+}

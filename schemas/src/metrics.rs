@@ -87,13 +87,13 @@ impl SlFormula {
         match self {
             SlFormula::Answered => (c.answered_within, a),
             SlFormula::AbandonsCount => (c.answered_within, a + ab),
-            SlFormula::IgnoreShortAbandons => {
-                (c.answered_within, (a + ab).saturating_sub(c.short_abandoned))
-            }
-            SlFormula::AbandonsAfterT => (
+            SlFormula::IgnoreShortAbandons => (
                 c.answered_within,
-                a + ab.saturating_sub(c.abandoned_within),
+                (a + ab).saturating_sub(c.short_abandoned),
             ),
+            SlFormula::AbandonsAfterT => {
+                (c.answered_within, a + ab.saturating_sub(c.abandoned_within))
+            }
             SlFormula::AbandonsWithinTGood => (c.answered_within + c.abandoned_within, a + ab),
             SlFormula::AllOffered => (c.answered_within, a + ab + c.flowed_out),
         }
@@ -164,7 +164,10 @@ mod tests {
             flowed_out: 2,
         };
         let terms: Vec<_> = SlFormula::ALL.iter().map(|f| f.terms(&c)).collect();
-        assert_eq!(terms, [(8, 10), (8, 14), (8, 13), (8, 12), (10, 14), (8, 16)]);
+        assert_eq!(
+            terms,
+            [(8, 10), (8, 14), (8, 13), (8, 12), (10, 14), (8, 16)]
+        );
         assert_eq!(SlFormula::Answered.value(&SlCounts::default()), None);
         for f in SlFormula::ALL {
             assert_eq!(SlFormula::parse(f.as_str()), Some(f));

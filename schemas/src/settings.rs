@@ -233,7 +233,11 @@ impl TryFrom<PlanSpec> for WeeklyPlan {
     fn try_from(spec: PlanSpec) -> Result<Self, String> {
         let mut days: [Vec<(u16, u16)>; 7] = Default::default();
         match spec {
-            PlanSpec::Simple { days: names, open, close } => {
+            PlanSpec::Simple {
+                days: names,
+                open,
+                close,
+            } => {
                 let range = parse_range(&open, &close)?;
                 for name in names {
                     days[day_index(&name)?].push(range);

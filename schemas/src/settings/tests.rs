@@ -14,7 +14,10 @@ fn defaults_follow_metrics_md() {
     assert_eq!(q.sl_target_pct, 80.0);
     assert_eq!(q.sl_formula, SlFormula::AbandonsCount);
     assert_eq!(q.short_abandon_ms(), 5_000);
-    assert!(t.in_business_hours(Some("any"), 0), "no plan means always open");
+    assert!(
+        t.in_business_hours(Some("any"), 0),
+        "no plan means always open"
+    );
 }
 
 #[test]
@@ -86,7 +89,10 @@ fn invalid_values_have_clear_messages() {
             r#"{"business_hours":{"mon":["8-20"]}}"#,
             "is not a time of day",
         ),
-        (r#"{"queues":{"q":{"sl_formula":"magic"}}}"#, "unknown variant"),
+        (
+            r#"{"queues":{"q":{"sl_formula":"magic"}}}"#,
+            "unknown variant",
+        ),
         (r#"{"queues":{"q":{"threshold":5}}}"#, "unknown field"),
     ];
     for (input, expected) in cases {

@@ -1,0 +1,1 @@
+//! Live observations (being built).

@@ -1,0 +1,241 @@
+//! The incremental fold against the reference fold on simulator traffic: in order,
+//! shuffled within the allowed lateness and with duplicates injected, finalising at
+//! random points, the tables (final rows plus the provisional tail) must be identical.
+
+use std::sync::Arc;
+
+use ccpulse_ingest::fold::reference::fold_all;
+use ccpulse_ingest::fold::rows::Tables;
+use ccpulse_ingest::fold::{Applied, Fold, FoldConfig};
+use ccpulse_sample_data::simulate::{SimConfig, Simulator};
+use ccpulse_schemas::settings::TenantSettings;
+use ccpulse_schemas::v1::Event;
+
+/// A small deterministic PRNG (splitmix64), so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn simulate(
+    seed: u64,
+    start_ms: i64,
+    duration_ms: i64,
+    tenants: u32,
+) -> (Vec<Event<'static>>, FoldConfig) {
+    let sim = Simulator::new(SimConfig {
+        seed,
+        start_ms,
+        duration_ms,
+        tenants,
+        scale: 1.0,
+    })
+    .unwrap();
+    let mut config = FoldConfig::default();
+    for profile in sim.tenants() {
+        let settings = TenantSettings {
+            timezone: profile.timezone,
+            ..TenantSettings::default()
+        };
+        config.tenants.insert(profile.tenant_id.clone(), settings);
+    }
+    (sim.collect(), config)
+}
+
+/// Arrival order: each event (and each injected duplicate) arrives at a random time
+/// between its event time and its event time + the allowed lateness.
+fn shuffle_within_lateness(
+    events: &[Event<'static>],
+    lateness_ms: i64,
+    duplicate_per_mille: u64,
+    rng: &mut Rng,
+) -> (Vec<Event<'static>>, u64) {
+    let mut keyed = Vec::with_capacity(events.len() * 11 / 10);
+    let mut duplicates = 0;
+    for (i, event) in events.iter().enumerate() {
+        let delay = rng.below(lateness_ms as u64 + 1) as i64;
+        keyed.push((event.occurred_at + delay, i));
+        if rng.below(1000) < duplicate_per_mille {
+            let delay = rng.below(lateness_ms as u64 + 1) as i64;
+            keyed.push((event.occurred_at + delay, i));
+            duplicates += 1;
+        }
+    }
+    keyed.sort_unstable();
+    let arrived = keyed.into_iter().map(|(_, i)| events[i].clone()).collect();
+    (arrived, duplicates)
+}
+
+/// Folds `events` in the given order, finalising after random batch sizes.
+fn fold(events: &[Event<'static>], config: &FoldConfig, rng: &mut Rng) -> (Tables, Fold) {
+    let mut fold = Fold::new(Arc::new(config.clone()));
+    let mut tables = Tables::default();
+    let mut until_advance = 1 + rng.below(2000);
+    for event in events {
+        let applied = fold.apply(event);
+        assert_ne!(
+            applied,
+            Applied::TooLate,
+            "arrival stayed within the lateness"
+        );
+        until_advance -= 1;
+        if until_advance == 0 {
+            fold.advance();
+            tables.merge(fold.take_final());
+            until_advance = 1 + rng.below(2000);
+        }
+    }
+    fold.advance();
+    tables.merge(fold.take_final());
+    tables.merge(fold.provisional());
+    tables.sort();
+    (tables, fold)
+}
+
+fn first_difference(a: &Tables, b: &Tables) -> String {
+    if a.interactions != b.interactions {
+        let i = a
+            .interactions
+            .iter()
+            .zip(&b.interactions)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.interactions.len().min(b.interactions.len()));
+        return format!(
+            "interactions differ ({} vs {} rows) at {i}: {:?} vs {:?}",
+            a.interactions.len(),
+            b.interactions.len(),
+            a.interactions.get(i),
+            b.interactions.get(i)
+        );
+    }
+    if a.agent_states != b.agent_states {
+        let i = a
+            .agent_states
+            .iter()
+            .zip(&b.agent_states)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.agent_states.len().min(b.agent_states.len()));
+        return format!(
+            "agent_states differ ({} vs {} rows) at {i}: {:?} vs {:?}",
+            a.agent_states.len(),
+            b.agent_states.len(),
+            a.agent_states.get(i),
+            b.agent_states.get(i)
+        );
+    }
+    for (key, value) in &a.queue_intervals {
+        if b.queue_intervals.get(key) != Some(value) {
+            return format!(
+                "queue_intervals {key:?}: {value:?} vs {:?}",
+                b.queue_intervals.get(key)
+            );
+        }
+    }
+    for (key, value) in &a.agent_intervals {
+        if b.agent_intervals.get(key) != Some(value) {
+            return format!(
+                "agent_intervals {key:?}: {value:?} vs {:?}",
+                b.agent_intervals.get(key)
+            );
+        }
+    }
+    format!(
+        "sizes: queue {} vs {}, agent {} vs {}, campaign {} vs {}, anomalies {:?} vs {:?}",
+        a.queue_intervals.len(),
+        b.queue_intervals.len(),
+        a.agent_intervals.len(),
+        b.agent_intervals.len(),
+        a.campaign_intervals.len(),
+        b.campaign_intervals.len(),
+        a.anomalies,
+        b.anomalies
+    )
+}
+
+fn assert_same(a: &Tables, b: &Tables, what: &str) {
+    assert!(a == b, "{what}: {}", first_difference(a, b));
+}
+
+#[test]
+fn incremental_fold_equals_reference_on_random_traffic() {
+    // Busy afternoons (UTC) of several seeds: a few thousand events each.
+    for seed in 1..=6u64 {
+        let start = SimConfig::DEFAULT_START_MS + 13 * 3_600_000 + seed as i64 * 600_000;
+        let (events, config) = simulate(seed, start, 90 * 60_000, 2);
+        assert!(
+            events.len() > 1000,
+            "seed {seed}: only {} events",
+            events.len()
+        );
+        let mut rng = Rng(seed);
+        let (arrived, duplicates) =
+            shuffle_within_lateness(&events, config.allowed_lateness_ms, 100, &mut rng);
+        let (tables, fold) = fold(&arrived, &config, &mut rng);
+        let reference = fold_all(&arrived, &config);
+        assert_same(&tables, &reference, &format!("seed {seed}"));
+        assert_eq!(fold.stats().duplicates, duplicates, "seed {seed}");
+        assert_eq!(
+            tables
+                .anomalies
+                .get("duplicate_event_id")
+                .copied()
+                .unwrap_or(0),
+            duplicates
+        );
+        assert!(!tables.interactions.is_empty() && !tables.agent_states.is_empty());
+    }
+}
+
+#[test]
+fn a_day_in_order_shuffled_and_duplicated_gives_identical_tables() {
+    // Two whole simulated days of two tenants: over 200k events.
+    let (events, config) = simulate(42, SimConfig::DEFAULT_START_MS, 2 * 86_400_000, 2);
+    assert!(events.len() >= 200_000, "only {} events", events.len());
+    let mut rng = Rng(7);
+    let (in_order, _) = fold(&events, &config, &mut rng);
+    assert_same(
+        &in_order,
+        &fold_all(&events, &config),
+        "in order vs reference",
+    );
+    let (arrived, duplicates) =
+        shuffle_within_lateness(&events, config.allowed_lateness_ms, 100, &mut rng);
+    assert!(duplicates > events.len() as u64 / 20);
+    let (shuffled, fold_state) = fold(&arrived, &config, &mut rng);
+    assert_eq!(fold_state.stats().duplicates, duplicates);
+
+    // Identical tables except the duplicate counter, which only the second run has.
+    let mut without_dups = shuffled.clone();
+    without_dups.anomalies.remove("duplicate_event_id");
+    assert_same(
+        &in_order,
+        &without_dups,
+        "in order vs shuffled with duplicates",
+    );
+
+    // The day is long enough that most of it was finalised along the way, and every
+    // interaction of the simulator shows up.
+    let answered: u64 = in_order
+        .queue_intervals
+        .values()
+        .map(|q| q.measures.answered)
+        .sum();
+    let rows_answered = in_order
+        .interactions
+        .iter()
+        .filter(|r| r.answered_at.is_some())
+        .count() as u64;
+    assert_eq!(answered, rows_answered);
+    assert!(answered > 10_000, "answered {answered}");
+}
