@@ -9,6 +9,7 @@
 //! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
 //! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
+//! - [`store`]: Parquet segments and per-partition checkpoints behind an atomic manifest.
 //! - `error`: this crate's [`Error`].
 
 pub mod consume;
@@ -23,3 +24,7 @@ pub use error::{Error, Result};
 pub use kafka::KafkaSettings;
 pub use produce::{EventProducer, ProduceStats};
 pub use replay::{BadLine, ReplaySummary, replay_ndjson};
+pub use store::{
+    Checkpoint, Commit, CommitStats, DataDir, PartitionStore, StoreError, TableSpec, VisibleFile,
+    read_table, visible_files,
+};
