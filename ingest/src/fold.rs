@@ -21,7 +21,7 @@
 //! - [`measures`]: the additive interval measures.
 //! - [`rows`]: the output tables as Rust values.
 //! - [`live`]: live observations (queue_live, agent_live).
-//! - [`reference`]: the obviously-correct, slow fold the tests compare with.
+//! - [`mod@reference`]: the obviously-correct, slow fold the tests compare with.
 //!
 //! # Decisions where metrics.md is silent
 //! - Events older than the horizon (latest event time − allowed lateness, per tenant)
