@@ -114,16 +114,7 @@ fn live_row(q: &ccpulse_ingest::fold::live::QueueLive) -> Value {
 
 /// The incremental fold, finalising after every event, final + provisional.
 fn fold_incrementally(scenario: &Scenario) -> Tables {
-    let mut fold = Fold::new(Arc::new(scenario.config.clone()));
-    let mut tables = Tables::default();
-    for event in &scenario.events {
-        fold.apply(event);
-        fold.advance();
-        tables.merge(fold.take_final());
-    }
-    tables.merge(fold.provisional());
-    tables.sort();
-    tables
+    fold_with_live(scenario).0
 }
 
 fn interaction_rows(t: &Tables) -> Vec<Value> {
