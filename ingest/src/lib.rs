@@ -6,6 +6,8 @@
 //! (see `ARCHITECTURE.md`); `ingest` never depends on `query`.
 //!
 //! # Layout
+//! - [`consume`]: the consumer runtime: group membership, one worker per partition,
+//!   dead letters, checkpoints and commits ([`consume::run`]).
 //! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
 //! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
@@ -20,6 +22,9 @@ pub mod produce;
 pub mod replay;
 pub mod store;
 
+pub use consume::{
+    ConsumeError, ConsumerSettings, PartitionWorker, Pipeline, RunMode, RunStats, RunSummary,
+};
 pub use error::{Error, Result};
 pub use kafka::KafkaSettings;
 pub use produce::{EventProducer, ProduceStats};
