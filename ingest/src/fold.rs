@@ -225,7 +225,8 @@ impl Fold {
                     .to_owned();
                 let state = tenant.interactions.entry(id.clone()).or_default();
                 order::insert_sorted(&mut state.events, owned);
-                tenant.refresh(&config, &id);
+                let finalized_to = tenant.finalized_to;
+                tenant.refresh(&config, &id, finalized_to);
             }
         }
         Applied::Folded
@@ -252,13 +253,6 @@ impl Fold {
         for tenant in self.tenants.values() {
             tenant.provisional(&self.config, &mut tables);
         }
-        tables
-    }
-
-    /// Final rows not yet taken plus the provisional tail (for tests and snapshots).
-    pub fn pending_and_provisional(&self) -> Tables {
-        let mut tables = self.pending.clone();
-        tables.merge(self.provisional());
         tables
     }
 
@@ -292,7 +286,8 @@ impl TenantFold {
     }
 
     /// Re-derives interaction `id` from its events and updates agents and the due index.
-    fn refresh(&mut self, config: &FoldConfig, id: &str) {
+    /// `finalized_to` is the point from which measures are still to be emitted.
+    fn refresh(&mut self, config: &FoldConfig, id: &str, finalized_to: i64) {
         let settings = config.tenant(&self.tenant_id);
         let Some(state) = self.interactions.get_mut(id) else {
             return;
@@ -316,7 +311,6 @@ impl TenantFold {
         }
         state.agents = by_agent.keys().cloned().collect();
         for (agent, activities) in by_agent {
-            let finalized_to = self.finalized_to;
             self.agents
                 .entry(agent)
                 .or_insert_with(|| AgentTimeline::new(finalized_to))
@@ -324,7 +318,7 @@ impl TenantFold {
                 .insert(id.to_owned(), activities);
         }
         self.due.remove(&(state.due_at, id.to_owned()));
-        state.due_at = next_due(&state.generations, self.finalized_to);
+        state.due_at = next_due(&state.generations, finalized_to);
         self.due.insert((state.due_at, id.to_owned()));
     }
 
@@ -360,12 +354,9 @@ impl TenantFold {
                 if generation.complete_after >= to {
                     break;
                 }
-                emitted.interactions.extend(visit_rows(
-                    &self.tenant_id,
-                    &id,
-                    &state.events,
-                    generation,
-                ));
+                emitted
+                    .interactions
+                    .extend(visit_rows(&self.tenant_id, &id, generation));
                 for activity in &generation.activities {
                     if let Some(timeline) = self.agents.get_mut(&activity.agent) {
                         timeline.retired.push(activity.clone());
@@ -387,10 +378,8 @@ impl TenantFold {
             }
             state.due_at = i64::MIN;
             self.interactions.insert(id.clone(), state);
-            // Due times are computed against the new horizon.
-            let previous = std::mem::replace(&mut self.finalized_to, to);
-            self.refresh(config, &id);
-            self.finalized_to = previous;
+            // Everything before `to` has just been emitted.
+            self.refresh(config, &id, to);
         }
         for (agent_id, timeline) in &mut self.agents {
             let output = timeline.advance(to);
@@ -416,6 +405,24 @@ impl TenantFold {
     }
 
     fn provisional(&self, config: &FoldConfig, out: &mut Tables) {
+        self.provisional_interactions(config, out);
+        for (agent_id, timeline) in &self.agents {
+            agent_output(
+                &self.tenant_id,
+                agent_id,
+                timeline.provisional(self.max_seen),
+                out,
+            );
+        }
+        if self.duplicates > 0 {
+            *out.anomalies
+                .entry("duplicate_event_id".to_owned())
+                .or_default() += self.duplicates;
+        }
+    }
+
+    /// The provisional measures and rows of the interactions in memory.
+    fn provisional_interactions(&self, config: &FoldConfig, out: &mut Tables) {
         let settings = config.tenant(&self.tenant_id);
         let as_of = self.max_seen;
         for (id, state) in &self.interactions {
@@ -429,16 +436,8 @@ impl TenantFold {
                     out,
                 );
                 out.interactions
-                    .extend(visit_rows(&self.tenant_id, id, &state.events, generation));
+                    .extend(visit_rows(&self.tenant_id, id, generation));
             }
-        }
-        for (agent_id, timeline) in &self.agents {
-            agent_output(&self.tenant_id, agent_id, timeline.provisional(as_of), out);
-        }
-        if self.duplicates > 0 {
-            *out.anomalies
-                .entry("duplicate_event_id".to_owned())
-                .or_default() += self.duplicates;
         }
     }
 }
@@ -519,7 +518,6 @@ fn emit_stamped(
 fn visit_rows(
     tenant_id: &str,
     interaction_id: &str,
-    _events: &[Event<'static>],
     generation: &Generation,
 ) -> Vec<InteractionRow> {
     generation

@@ -260,22 +260,17 @@ fn service_level_rows(t: &Tables, expected: &[Value]) -> Vec<Value> {
         .iter()
         .map(|e| {
             let formula = SlFormula::parse(e["formula"].as_str().unwrap()).unwrap();
-            let mut counts = ccpulse_schemas::metrics::SlCounts::default();
+            let mut measures = ccpulse_ingest::fold::measures::QueueMeasures::default();
             let mut threshold = 0;
             for (k, q) in &t.queue_intervals {
                 if k.queue_id == e["queue_id"].as_str().unwrap()
                     && ts(k.interval_start) == e["interval_start"].as_str().unwrap()
                 {
-                    let c = q.measures.sl_counts();
-                    counts.answered_within += c.answered_within;
-                    counts.answered_with_wait += c.answered_with_wait;
-                    counts.abandoned_with_wait += c.abandoned_with_wait;
-                    counts.abandoned_within += c.abandoned_within;
-                    counts.short_abandoned += c.short_abandoned;
-                    counts.flowed_out += c.flowed_out;
+                    measures.merge(&q.measures);
                     threshold = q.sl_threshold_ms / 1000;
                 }
             }
+            let counts = measures.sl_counts();
             let (numerator, denominator) = formula.terms(&counts);
             json!({
                 "tenant_id": e["tenant_id"], "queue_id": e["queue_id"],

@@ -160,7 +160,7 @@ impl TenantFold {
         let current = interval_start(as_of);
 
         let mut provisional = super::rows::Tables::default();
-        self.provisional(config, &mut provisional);
+        self.provisional_interactions(config, &mut provisional);
         let mut today: BTreeMap<String, QueueMeasures> = BTreeMap::new();
         let mut now: BTreeMap<String, QueueMeasures> = BTreeMap::new();
         let finals = self.recent_queue.iter();

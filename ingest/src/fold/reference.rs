@@ -77,7 +77,7 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
                 );
                 tables
                     .interactions
-                    .extend(visit_rows(tenant_id, id, events, generation));
+                    .extend(visit_rows(tenant_id, id, generation));
                 for activity in &generation.activities {
                     agents
                         .entry(activity.agent.clone())
