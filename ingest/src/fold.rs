@@ -22,6 +22,7 @@
 //! - [`rows`]: the output tables as Rust values.
 //! - [`live`]: live observations (queue_live, agent_live).
 //! - [`mod@reference`]: the obviously-correct, slow fold the tests compare with.
+//! - `state`: saving and restoring the fold ([`Fold::checkpoint`], [`Fold::restore`]).
 //!
 //! # Decisions where metrics.md is silent
 //! - Events older than the horizon (latest event time − allowed lateness, per tenant)
@@ -37,6 +38,7 @@ pub mod measures;
 mod order;
 pub mod reference;
 pub mod rows;
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -50,6 +52,7 @@ use agent::{AgentTimeline, TimelineOutput};
 use interaction::{Contribution, Generation, Terminal, Windows};
 use measures::QueueRules;
 use rows::{AgentKey, AgentStateRow, CampaignKey, InteractionRow, QueueInterval, QueueKey, Tables};
+pub use state::{STATE_VERSION, StateError};
 
 /// The fold's settings.
 #[derive(Debug, Clone)]
@@ -114,6 +117,9 @@ pub struct FoldStats {
     pub duplicates: u64,
     /// Events older than the horizon.
     pub too_late: u64,
+    /// Anomalies in the final rows taken so far ([`Fold::take_final`]); the
+    /// provisional tail's ([`Fold::provisional`]) add to these.
+    pub final_anomalies: BTreeMap<String, u64>,
 }
 
 /// The aggregator state of one Kafka partition (any number of tenants).
@@ -244,6 +250,9 @@ impl Fold {
 
     /// Takes the final rows emitted since the last call (to write them durably).
     pub fn take_final(&mut self) -> Tables {
+        for (name, count) in &self.pending.anomalies {
+            *self.stats.final_anomalies.entry(name.clone()).or_default() += count;
+        }
         std::mem::take(&mut self.pending)
     }
 

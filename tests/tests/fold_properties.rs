@@ -79,7 +79,19 @@ fn shuffle_within_lateness(
 
 /// Folds `events` in the given order, finalising after random batch sizes.
 fn fold(events: &[Event<'static>], config: &FoldConfig, rng: &mut Rng) -> (Tables, Fold) {
-    let mut fold = Fold::new(Arc::new(config.clone()));
+    fold_with(events, config, rng, false)
+}
+
+/// [`fold`], optionally checkpointing at every finalisation and continuing from the
+/// restored state, as a restarted process would.
+fn fold_with(
+    events: &[Event<'static>],
+    config: &FoldConfig,
+    rng: &mut Rng,
+    restore_each_time: bool,
+) -> (Tables, Fold) {
+    let config = Arc::new(config.clone());
+    let mut fold = Fold::new(Arc::clone(&config));
     let mut tables = Tables::default();
     let mut until_advance = 1 + rng.below(2000);
     for event in events {
@@ -92,7 +104,18 @@ fn fold(events: &[Event<'static>], config: &FoldConfig, rng: &mut Rng) -> (Table
         until_advance -= 1;
         if until_advance == 0 {
             fold.advance();
-            tables.merge(fold.take_final());
+            if restore_each_time {
+                let (rows, state) = fold.checkpoint();
+                tables.merge(rows);
+                let restored = Fold::restore(Arc::clone(&config), &state).unwrap();
+                assert_eq!(restored.stats(), fold.stats());
+                fold = restored;
+                let (rows, again) = fold.checkpoint();
+                assert!(rows.is_empty(), "a restored fold has no pending rows");
+                assert!(state == again, "a restored fold saves the same bytes");
+            } else {
+                tables.merge(fold.take_final());
+            }
             until_advance = 1 + rng.below(2000);
         }
     }
@@ -238,4 +261,31 @@ fn a_day_in_order_shuffled_and_duplicated_gives_identical_tables() {
         .count() as u64;
     assert_eq!(answered, rows_answered);
     assert!(answered > 10_000, "answered {answered}");
+}
+
+#[test]
+fn saving_and_restoring_at_every_checkpoint_changes_nothing() {
+    for seed in 11..=13u64 {
+        let start = SimConfig::DEFAULT_START_MS + 9 * 3_600_000 + seed as i64 * 900_000;
+        let (events, config) = simulate(seed, start, 3 * 3_600_000, 2);
+        let mut rng = Rng(seed);
+        let (arrived, duplicates) =
+            shuffle_within_lateness(&events, config.allowed_lateness_ms, 100, &mut rng);
+        let (tables, fold) = fold_with(&arrived, &config, &mut rng, true);
+        assert_eq!(fold.stats().duplicates, duplicates, "seed {seed}");
+        assert_same(
+            &tables,
+            &fold_all(&arrived, &config),
+            &format!("seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn a_state_of_another_version_or_garbage_is_refused_clearly() {
+    let config = Arc::new(FoldConfig::default());
+    let error = Fold::restore(Arc::clone(&config), br#"{"version":999}"#).unwrap_err();
+    assert!(error.to_string().contains("version 999"), "{error}");
+    let error = Fold::restore(config, b"not json").unwrap_err();
+    assert!(error.to_string().contains("not readable"), "{error}");
 }

@@ -56,6 +56,24 @@ pub trait PartitionWorker: Send + 'static {
     /// with storage surface in [`PartitionWorker::checkpoint`].
     fn on_event(&mut self, event: &Event<'_>, raw: &[u8], offset: i64, ingested_at_ms: i64);
 
+    /// The end of a batch of messages fetched together (up to
+    /// `max_batch_messages`): a good moment to publish live observations. Called after
+    /// the batch's last [`PartitionWorker::on_event`] and before any checkpoint that
+    /// follows it.
+    ///
+    /// Returns when to call [`PartitionWorker::tick`] if no further batch arrives by
+    /// then (work deferred to bound its cost, such as a throttled publication), or
+    /// `None`. The default does nothing and returns `None`.
+    fn end_batch(&mut self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// The deadline returned by [`PartitionWorker::end_batch`] (or by the previous
+    /// `tick`) passed with no new batch. Returns the next deadline, or `None`.
+    fn tick(&mut self) -> Option<std::time::Instant> {
+        None
+    }
+
     /// Make everything up to and including `next_offset - 1` durable (state and data),
     /// so that [`Pipeline::open`] later returns `resume_at: Some(next_offset)`.
     ///

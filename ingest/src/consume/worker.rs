@@ -150,6 +150,7 @@ pub(crate) fn spawn<W: PartitionWorker>(
         checkpointed: None,
         uncheckpointed: 0,
         first_uncheckpointed_at: None,
+        tick_at: None,
         every_messages: settings.checkpoint_every_messages,
         interval: settings.checkpoint_interval,
         pending: PendingLetters::default(),
@@ -173,6 +174,8 @@ struct WorkerLoop<W> {
     /// Messages processed since the last checkpoint.
     uncheckpointed: u64,
     first_uncheckpointed_at: Option<Instant>,
+    /// When the worker asked for [`PartitionWorker::tick`].
+    tick_at: Option<Instant>,
     every_messages: u64,
     interval: Duration,
     pending: PendingLetters,
@@ -198,10 +201,15 @@ impl<W: PartitionWorker> WorkerLoop<W> {
 
     fn run(mut self, input: Receiver<WorkerInput>) {
         loop {
-            let received = match self.first_uncheckpointed_at {
-                Some(since) => input.recv_timeout(
-                    (since + self.interval).saturating_duration_since(Instant::now()),
-                ),
+            let checkpoint_at = self
+                .first_uncheckpointed_at
+                .map(|since| since + self.interval);
+            let wake_at = match (checkpoint_at, self.tick_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let received = match wake_at {
+                Some(at) => input.recv_timeout(at.saturating_duration_since(Instant::now())),
                 None => input.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             let result = match received {
@@ -215,7 +223,12 @@ impl<W: PartitionWorker> WorkerLoop<W> {
                     let _ = reply.send(result);
                     return;
                 }
-                Err(RecvTimeoutError::Timeout) => self.checkpoint_if_due(),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.tick_at.is_some_and(|at| at <= Instant::now()) {
+                        self.tick_at = self.worker.tick();
+                    }
+                    self.checkpoint_if_due()
+                }
                 // The runtime dropped this worker without a final checkpoint: its
                 // assignment was lost, or the run is failing. The next owner resumes
                 // from the last checkpoint.
@@ -232,6 +245,7 @@ impl<W: PartitionWorker> WorkerLoop<W> {
         for record in records {
             self.process(record)?;
         }
+        self.tick_at = self.worker.end_batch();
         if self.uncheckpointed >= self.every_messages {
             self.checkpoint(true)
         } else {
@@ -378,9 +392,23 @@ mod tests {
         log: Arc<Mutex<Vec<String>>>,
         fail_checkpoints: bool,
         panic_on_event: bool,
+        /// Ask for a tick at once after every batch.
+        ticks: bool,
     }
 
     impl PartitionWorker for Fake {
+        fn end_batch(&mut self) -> Option<Instant> {
+            self.ticks.then(|| {
+                self.log.lock().unwrap().push("end_batch".to_owned());
+                Instant::now()
+            })
+        }
+
+        fn tick(&mut self) -> Option<Instant> {
+            self.log.lock().unwrap().push("tick".to_owned());
+            None
+        }
+
         fn on_event(&mut self, _: &v1::Event<'_>, _: &[u8], offset: i64, _: i64) {
             assert!(!self.panic_on_event, "the fold broke");
             self.log.lock().unwrap().push(format!("event {offset}"));
@@ -408,6 +436,15 @@ mod tests {
     /// A worker thread with a fake pipeline. The dead-letter producer points at a
     /// closed port: these tests send no dead letters, and creating it connects nothing.
     fn harness(resume_at: Option<i64>, fail_checkpoints: bool, panic_on_event: bool) -> Harness {
+        harness_with(resume_at, fail_checkpoints, panic_on_event, false)
+    }
+
+    fn harness_with(
+        resume_at: Option<i64>,
+        fail_checkpoints: bool,
+        panic_on_event: bool,
+        ticks: bool,
+    ) -> Harness {
         let settings = ConsumerSettings {
             checkpoint_every_messages: 3,
             checkpoint_interval: Duration::from_secs(3600),
@@ -433,6 +470,7 @@ mod tests {
             log: Arc::clone(&log),
             fail_checkpoints,
             panic_on_event,
+            ticks,
         };
         let (input, thread) = spawn(fake, parts, &settings).expect("spawn");
         Harness {
@@ -491,6 +529,20 @@ mod tests {
             [(2, (7, 14))]
         );
         assert!(!shared.has_failed());
+    }
+
+    #[test]
+    fn a_tick_asked_for_at_the_end_of_a_batch_comes_without_a_new_batch() {
+        let harness = harness_with(Some(0), false, false, true);
+        harness.input.send(batch(0..1)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !harness.log.lock().unwrap().iter().any(|l| l == "tick") {
+            assert!(Instant::now() < deadline, "no tick came");
+            std::thread::yield_now();
+        }
+        let (reply, log) = finish(harness);
+        assert_eq!(reply.expect("a reply").expect("ok"), Some(1));
+        assert_eq!(log, ["event 0", "end_batch", "tick", "checkpoint 1"]);
     }
 
     #[test]
