@@ -1,19 +1,23 @@
-//! The Kafka side of ccpulse.
-//!
-//! Today this crate owns the Kafka client set-up and the producer that puts contract
-//! events onto the events topic (`ccpulse replay`, `ccpulse simulate --brokers`). The
-//! consumer, the aggregator fold, checkpoints and the Parquet writer land here next
-//! (see `ARCHITECTURE.md`); `ingest` never depends on `query`.
+//! The Kafka side of ccpulse: the producer that puts contract events onto the events
+//! topic (`ccpulse replay`, `ccpulse simulate --brokers`), and the aggregator that
+//! consumes them (`ccpulse ingest`, `ccpulse serve`): decode and validate, dead
+//! letters, the fold of metrics.md, Parquet tables and checkpoints under a data
+//! directory, and live observations. See `ARCHITECTURE.md`; `ingest` never depends on
+//! `query`.
 //!
 //! # Layout
+//! - [`aggregate`]: the [`consume::Pipeline`] of ccpulse: a fold and a store per
+//!   partition, checkpoints, and the [`aggregate::LiveView`] the API reads.
 //! - [`consume`]: the consumer runtime: group membership, one worker per partition,
 //!   dead letters, checkpoints and commits ([`consume::run`]).
 //! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
 //! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
 //! - [`store`]: Parquet segments and per-partition checkpoints behind an atomic manifest.
+//! - [`tables`]: the fold's derived tables as Arrow record batches, and back.
 //! - `error`: this crate's [`Error`].
 
+pub mod aggregate;
 pub mod consume;
 mod error;
 pub mod fold;
@@ -21,6 +25,7 @@ pub mod kafka;
 pub mod produce;
 pub mod replay;
 pub mod store;
+pub mod tables;
 
 pub use consume::{
     ConsumeError, ConsumerSettings, PartitionWorker, Pipeline, RunMode, RunStats, RunSummary,

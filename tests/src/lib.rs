@@ -8,6 +8,9 @@
 //! # Layout
 //! - [`brokers`], [`unique_name`], [`create_topic`]: set-up.
 //! - [`consume_all`]: read a topic back from the beginning.
+//! - [`aggregate`]: produce events, run the aggregator, read its tables back.
+
+pub mod aggregate;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, Statistics, TopicPartitionList};
@@ -666,6 +666,12 @@ impl<P: Pipeline> ClientContext for RuntimeContext<P> {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // With `enable.partition.eof`, librdkafka also reports each end of partition
+        // here; the poll loop handles those as events, they are not errors.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::trace!(reason, "end of partition");
+            return;
+        }
         tracing::warn!(error = %error, reason, "kafka client error");
     }
 }

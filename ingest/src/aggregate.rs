@@ -1,0 +1,257 @@
+//! The aggregator: the [`Pipeline`] that the consumer runtime drives. Per assigned
+//! partition it owns one [`Fold`] and one [`PartitionStore`]: events go into the fold
+//! and into the raw `events` table, checkpoints write the tables and the fold's state,
+//! and live observations are published to a shared [`LiveView`] for the API.
+//!
+//! ```text
+//! consume::run ──on_event──> AggregateWorker ── Fold::apply ──> in-memory state
+//!                  │                         └─ EventsBatchBuilder (raw `events`)
+//!                  ├─end_batch/tick──> LiveView (queue_live, agent_live; ≤ 4 times a second,
+//!                  │                    never later than 250 ms after a batch)
+//!                  └─checkpoint(next_offset)──> Fold::advance + checkpoint
+//!                                   └─> PartitionStore::commit(final rows + events,
+//!                                        provisional tail, state, next_offset)
+//! ```
+//!
+//! # What a checkpoint writes
+//! - **final rows**: everything the fold made final since the previous checkpoint
+//!   ([`Fold::checkpoint`]: additive interval deltas, finished visits and state spans)
+//!   and every event read since then (the `events` table);
+//! - **provisional rows**: the fold's whole provisional tail ([`Fold::provisional`]),
+//!   replacing the previous checkpoint's tail;
+//! - **state**: the fold's saved state ([`Fold::restore`] reads it back);
+//! - **next offset**: where to resume.
+//!
+//! The store makes all four visible at once (its manifest rename), so the tables on
+//! disk always equal a fold of exactly the events before `next_offset`: a crash at any
+//! point loses nothing and counts nothing twice. Reading a table = its final rows plus
+//! its provisional rows, interval rows of equal key summed
+//! ([`crate::tables::from_batches`] does that).
+//!
+//! # Decisions
+//! - The `events` table holds every *valid* message read, duplicates and too-late
+//!   events included (it records what arrived; the derived tables count each
+//!   `event_id` once). Invalid ones are in the dead-letter topic instead.
+//! - The fold is advanced (its horizon moved, final rows taken out of memory) every
+//!   [`AggregatorSettings::advance_every_events`] events and at each checkpoint. When
+//!   it happens does not change any result (the property tests finalise at random
+//!   points); it bounds memory and the cost of the provisional tail.
+//! - A failed commit stops the runtime ([`crate::consume::ConsumeError::Checkpoint`]):
+//!   the rows taken out of the fold for it are gone from memory, and the next owner of
+//!   the partition redoes the work from the last checkpoint.
+
+mod view;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ccpulse_schemas::v1::Event;
+use ccpulse_schemas::v1::arrow::EventsBatchBuilder;
+use datafusion::arrow::record_batch::RecordBatch;
+
+pub use view::{LiveView, PartitionStatus, Totals};
+
+use crate::consume::{BoxError, Opened, PartitionWorker, Pipeline};
+use crate::fold::{Fold, FoldConfig};
+use crate::store::{Commit, DataDir, PartitionStore, TableSpec};
+use crate::tables;
+
+/// How often the aggregator does its periodic work.
+#[derive(Debug, Clone)]
+pub struct AggregatorSettings {
+    /// Advance the fold after this many events (besides every checkpoint). Default 4096.
+    pub advance_every_events: usize,
+    /// Publish live observations at most this often per partition. Default 250 ms.
+    pub publish_every: Duration,
+}
+
+impl Default for AggregatorSettings {
+    fn default() -> Self {
+        Self {
+            advance_every_events: 4096,
+            publish_every: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The [`Pipeline`] of ccpulse: folds each partition and stores its tables under a
+/// data directory.
+#[derive(Debug)]
+pub struct Aggregator {
+    data_dir: DataDir,
+    config: Arc<FoldConfig>,
+    settings: AggregatorSettings,
+    view: Arc<LiveView>,
+}
+
+impl Aggregator {
+    /// An aggregator writing under `data_dir` with the fold settings `config`.
+    pub fn new(data_dir: DataDir, config: Arc<FoldConfig>) -> Self {
+        Self::with_settings(data_dir, config, AggregatorSettings::default())
+    }
+
+    /// [`Aggregator::new`] with explicit [`AggregatorSettings`].
+    pub fn with_settings(
+        data_dir: DataDir,
+        config: Arc<FoldConfig>,
+        settings: AggregatorSettings,
+    ) -> Self {
+        Self {
+            data_dir,
+            config,
+            settings,
+            view: Arc::new(LiveView::default()),
+        }
+    }
+
+    /// The live observations of every partition this process owns, for the API.
+    pub fn live(&self) -> Arc<LiveView> {
+        Arc::clone(&self.view)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+}
+
+impl Pipeline for Aggregator {
+    type Worker = AggregateWorker;
+
+    fn open(&self, topic: &str, partition: i32) -> Result<Opened<AggregateWorker>, BoxError> {
+        let mut store = self.data_dir.partition(topic, partition);
+        let checkpoint = store.load()?;
+        let (fold, resume_at) = match checkpoint {
+            Some(checkpoint) => {
+                let fold = Fold::restore(Arc::clone(&self.config), &checkpoint.state)?;
+                (fold, Some(checkpoint.next_offset))
+            }
+            None => (Fold::new(Arc::clone(&self.config)), None),
+        };
+        tracing::info!(
+            topic,
+            partition,
+            resume_at,
+            sequence = store.sequence(),
+            "partition opened"
+        );
+        let mut worker = AggregateWorker {
+            topic: topic.to_owned(),
+            partition,
+            store,
+            fold,
+            events: EventsBatchBuilder::new(),
+            settings: self.settings.clone(),
+            since_advance: 0,
+            last_publish: None,
+            view: Arc::clone(&self.view),
+        };
+        let tail = worker.fold.provisional();
+        worker.publish(Some(&tail.anomalies));
+        Ok(Opened { worker, resume_at })
+    }
+}
+
+/// One partition's fold, store and raw-events buffer (see the module docs).
+#[derive(Debug)]
+pub struct AggregateWorker {
+    topic: String,
+    partition: i32,
+    store: PartitionStore,
+    fold: Fold,
+    events: EventsBatchBuilder,
+    settings: AggregatorSettings,
+    since_advance: usize,
+    /// When live observations were last published. A batch that ends sooner than
+    /// `publish_every` after it defers its publication to a [`PartitionWorker::tick`].
+    last_publish: Option<Instant>,
+    view: Arc<LiveView>,
+}
+
+impl AggregateWorker {
+    /// Publishes the live observations; `anomalies_tail` are the provisional tail's
+    /// anomalies when a checkpoint just computed them.
+    fn publish(&mut self, anomalies_tail: Option<&std::collections::BTreeMap<String, u64>>) {
+        self.view.publish(
+            &self.topic,
+            self.partition,
+            &self.fold,
+            anomalies_tail,
+            self.store.sequence(),
+        );
+        self.last_publish = Some(Instant::now());
+    }
+
+    fn batches(
+        rows: &crate::fold::rows::Tables,
+    ) -> Result<Vec<(&'static TableSpec, RecordBatch)>, BoxError> {
+        Ok(tables::to_batches(rows)?)
+    }
+}
+
+impl PartitionWorker for AggregateWorker {
+    fn on_event(&mut self, event: &Event<'_>, raw: &[u8], offset: i64, ingested_at_ms: i64) {
+        // `decode` accepted the payload, so it is UTF-8.
+        let raw = String::from_utf8_lossy(raw);
+        self.events
+            .append(event, &raw, self.partition, offset, ingested_at_ms);
+        self.fold.apply(event);
+        self.since_advance += 1;
+        if self.since_advance >= self.settings.advance_every_events {
+            self.fold.advance();
+            self.since_advance = 0;
+        }
+    }
+
+    fn end_batch(&mut self) -> Option<Instant> {
+        let due_at = self.last_publish.map(|at| at + self.settings.publish_every);
+        match due_at {
+            Some(at) if at > Instant::now() => Some(at),
+            _ => {
+                self.publish(None);
+                None
+            }
+        }
+    }
+
+    fn tick(&mut self) -> Option<Instant> {
+        self.publish(None);
+        None
+    }
+
+    fn checkpoint(&mut self, next_offset: i64) -> Result<(), BoxError> {
+        self.fold.advance();
+        self.since_advance = 0;
+        let (final_rows, state) = self.fold.checkpoint();
+        let provisional = self.fold.provisional();
+        let mut final_batches = Self::batches(&final_rows)?;
+        if !self.events.is_empty() {
+            final_batches.push((&tables::EVENTS, self.events.finish()));
+        }
+        let provisional_batches = Self::batches(&provisional)?;
+        let stats = self.store.commit(Commit {
+            next_offset,
+            state: &state,
+            final_batches: &final_batches,
+            provisional_batches: &provisional_batches,
+        })?;
+        tracing::debug!(
+            topic = %self.topic,
+            partition = self.partition,
+            next_offset,
+            sequence = stats.sequence,
+            final_rows = stats.final_rows,
+            provisional_rows = stats.provisional_rows,
+            state_bytes = state.len(),
+            "checkpoint committed"
+        );
+        self.publish(Some(&provisional.anomalies));
+        Ok(())
+    }
+}
+
+impl Drop for AggregateWorker {
+    fn drop(&mut self) {
+        self.view.release(&self.topic, self.partition);
+    }
+}
