@@ -32,6 +32,11 @@ pub(crate) enum Command {
     Import(ImportCommand),
     /// Produce NDJSON event files to Kafka, keyed by tenant.
     Replay(ReplayArgs),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Consume the events topic into the data directory (the aggregator alone).
+    Ingest(IngestArgs),
 }
 
 /// Where events go: an NDJSON file, or a Kafka topic.
@@ -134,4 +139,48 @@ pub(crate) struct DemoArgs {
     /// Seconds between two printed summaries.
     #[arg(long, default_value_t = 2)]
     pub(crate) every: u64,
+}
+
+/// The configuration file, for the commands that read one.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArg {
+    /// TOML configuration file (every key: `config/ccpulse.example.toml`). Without it,
+    /// the built-in defaults; `CCPULSE__SECTION__KEY` variables override either.
+    #[arg(long, value_name = "FILE", env = "CCPULSE_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Load and validate the configuration, then print it as in effect (secrets
+    /// redacted). Exit status 0 when valid, 2 when not.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigCheckArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Kafka brokers (`host:port,…`); overrides `kafka.brokers`.
+    #[arg(long)]
+    pub(crate) brokers: Option<String>,
+    /// Where tables and checkpoints go; overrides `storage.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Read every assigned partition to the end it had at start, checkpoint and exit
+    /// (backfills, tests, benchmarks). Without it: follow the topic until Ctrl-C.
+    #[arg(long)]
+    pub(crate) until_caught_up: bool,
+    /// Also write the final summary to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) summary_json: Option<PathBuf>,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub(crate) quiet: bool,
 }

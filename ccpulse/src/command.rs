@@ -1,7 +1,9 @@
 //! One module per subcommand; each turns parsed flags into library calls.
 
+mod config;
 mod demo;
 mod import;
+mod ingest;
 mod replay;
 mod simulate;
 
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Command, ImportCommand};
+use crate::cli::{Command, ConfigCommand, ImportCommand};
 
 /// Runs a subcommand to completion.
 pub(crate) async fn run(command: Command) -> Result<ExitCode> {
@@ -18,5 +20,7 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode> {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Import(ImportCommand::AnonymousBank(args)) => import::anonymous_bank(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Config(ConfigCommand::Check(args)) => config::check(args).await,
+        Command::Ingest(args) => ingest::run(args).await,
     }
 }

@@ -3,6 +3,8 @@
 
 mod cli;
 mod command;
+mod config;
+mod duration;
 mod pace;
 mod progress;
 mod sink;
@@ -37,9 +39,12 @@ fn main() -> ExitCode {
 /// Logs go to stderr (stdout is for the command's own output); `RUST_LOG` wins over
 /// `-v`.
 fn init_logging(verbose: u8) {
+    // rust-rdkafka 0.39 closes a consumer's queue again when it is dropped, after
+    // ccpulse closed it (to bound the wait), and logs the second close's harmless
+    // "broker handle destroyed" at ERROR: silenced by default.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,rdkafka::consumer::base_consumer=off",
+        1 => "info,rdkafka::consumer::base_consumer=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

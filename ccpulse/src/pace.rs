@@ -59,34 +59,6 @@ impl Pacer {
     }
 }
 
-/// Parses a duration like `90s`, `10m`, `8h`, `7d` or `250ms`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: use e.g. `90s`, `10m`, `8h`, `7d`"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" | "" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        _ => {
-            return Err(format!(
-                "`{text}` has an unknown unit `{unit}`: use ms, s, m, h or d"
-            ));
-        }
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}` must be a positive duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,16 +80,5 @@ mod tests {
         assert_eq!(pacer.due_after(1_060_000), Some(Duration::from_secs(1)));
         let mut max = Pacer::new(Speed::Max);
         assert_eq!(max.due_after(5), None);
-    }
-
-    #[test]
-    fn parses_durations_with_units() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("10y").is_err());
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("abc").is_err());
     }
 }

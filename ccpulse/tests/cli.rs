@@ -205,3 +205,87 @@ fn demo_runs_traffic_through_the_embedded_broker() {
     assert!(events > 0, "{stdout}");
     assert!(last.contains(" 0 invalid"), "{last}");
 }
+
+/// `ccpulse config …` with only the given configuration variables: none of the caller's
+/// `CCPULSE_CONFIG` or `CCPULSE__…` leak in.
+fn ccpulse_config(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ccpulse"));
+    command.args(args).env_remove("CCPULSE_CONFIG");
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_string_lossy()
+            .to_ascii_uppercase()
+            .starts_with("CCPULSE__")
+        {
+            command.env_remove(name);
+        }
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run ccpulse")
+}
+
+fn example_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/ccpulse.example.toml")
+}
+
+#[test]
+fn config_check_prints_the_effective_example_configuration() {
+    let example = example_config();
+    let output = ccpulse_config(
+        &["config", "check", "--config", example.to_str().unwrap()],
+        &[
+            ("CCPULSE__KAFKA__BROKERS", "kafka-1:9092"),
+            ("CCPULSE__KAFKA__PROPERTIES__sasl.password", "hunter2"),
+        ],
+    );
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    for expected in [
+        "timezone = \"Europe/Paris\"",
+        "sl_formula = \"ignore_short_abandons\"",
+        "allowed_lateness = \"10m\"",
+        "brokers = \"kafka-1:9092\"",
+        "\"sasl.password\" = \"***\"",
+        "CCPULSE__KAFKA__BROKERS",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` missing:\n{stdout}");
+    }
+    assert!(!stdout.contains("hunter2"), "secret printed:\n{stdout}");
+}
+
+#[test]
+fn config_check_rejects_an_invalid_file_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "[tenants.acme.queues.sales]\nsl_target_pct = 120\n",
+    )
+    .unwrap();
+    // The file comes from CCPULSE_CONFIG here, as a service unit would set it.
+    let output = ccpulse_config(
+        &["config", "check"],
+        &[("CCPULSE_CONFIG", broken.to_str().unwrap())],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tenants.acme.queues.sales.sl_target_pct"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("broken.toml"), "{stderr}");
+    assert!(text(&output.stdout).is_empty());
+
+    let output = ccpulse_config(
+        &["config", "check", "--config", broken.to_str().unwrap()],
+        &[("CCPULSE__KAFKA__BROKERZ", "x")],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CCPULSE__KAFKA__BROKERZ"), "{stderr}");
+}

@@ -19,7 +19,8 @@ use rdkafka::mocking::MockCluster;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{DEFAULT_TOPIC, DemoArgs};
-use crate::pace::{Pacer, parse_duration};
+use crate::duration::parse_duration;
+use crate::pace::Pacer;
 
 const PARTITIONS: i32 = 4;
 

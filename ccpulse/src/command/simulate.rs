@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
 
 use crate::cli::SimulateArgs;
-use crate::pace::{Pacer, parse_duration};
+use crate::duration::parse_duration;
+use crate::pace::Pacer;
 use crate::progress::count_bar;
 use crate::sink::EventSink;
 

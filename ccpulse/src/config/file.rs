@@ -1,0 +1,282 @@
+//! [`ConfigFile`]: the configuration as written in TOML, one struct per section, with the
+//! built-in defaults. Every struct denies unknown keys, so a typo fails at start-up
+//! instead of silently keeping a default.
+//!
+//! The defaults of the consumer and aggregation sections are those of the library
+//! types they become (`ConsumerSettings::default()`, `FoldConfig::default()`), so each
+//! default is written down in one place only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ccpulse_ingest::ConsumerSettings;
+use ccpulse_ingest::fold::FoldConfig;
+use ccpulse_schemas::settings::TenantSettings;
+use serde::{Deserialize, Serialize};
+
+/// The whole file. Every section may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ConfigFile {
+    pub(crate) kafka: KafkaSection,
+    pub(crate) consumer: ConsumerSection,
+    pub(crate) storage: StorageSection,
+    pub(crate) aggregation: AggregationSection,
+    /// Settings of every tenant not listed under `tenants`.
+    pub(crate) tenant_defaults: TenantSettings,
+    /// Settings per tenant id, each already merged over `tenant_defaults` (see
+    /// `inherit_tenant_defaults`).
+    pub(crate) tenants: BTreeMap<String, TenantSettings>,
+    pub(crate) server: ServerSection,
+}
+
+/// `[kafka]`: where the brokers are and how to talk to them (producers and consumers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct KafkaSection {
+    /// Comma-separated `host:port` list (`bootstrap.servers`). Default `127.0.0.1:9092`,
+    /// a broker on this machine.
+    pub(crate) brokers: String,
+    /// Extra librdkafka properties (security, timeouts, …), applied after ccpulse's own
+    /// defaults. Numbers and booleans are accepted and passed on as strings.
+    #[serde(deserialize_with = "property_values")]
+    pub(crate) properties: BTreeMap<String, String>,
+}
+
+pub(crate) fn default_brokers() -> String {
+    "127.0.0.1:9092".to_owned()
+}
+
+impl Default for KafkaSection {
+    fn default() -> Self {
+        Self {
+            brokers: default_brokers(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[consumer]`: the consumer runtime's own knobs; see
+/// [`ConsumerSettings`] for what each one does and why its default is what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ConsumerSection {
+    /// The events topic.
+    pub(crate) topic: String,
+    /// Where messages that are not valid events go.
+    pub(crate) dead_letter_topic: String,
+    /// Consumer group id (`group.id`).
+    pub(crate) group_id: String,
+    /// `partition.assignment.strategy`.
+    pub(crate) assignment_strategy: String,
+    /// Checkpoint a partition after this many messages…
+    pub(crate) checkpoint_every_messages: u64,
+    /// … or this long after its first message not yet checkpointed.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) checkpoint_interval: Duration,
+    /// `session.timeout.ms`.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) session_timeout: Duration,
+    /// `heartbeat.interval.ms`; at most a third of `session_timeout`.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) heartbeat_interval: Duration,
+    /// `max.poll.interval.ms`: bounds a checkpoint during a rebalance.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) max_poll_interval: Duration,
+    /// Messages per batch handed to a partition's worker.
+    pub(crate) max_batch_messages: usize,
+    /// Batches queued per partition worker before polling waits.
+    pub(crate) worker_queue_batches: usize,
+    /// `statistics.interval.ms` (lag reporting); `"0s"` turns it off.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) stats_interval: Duration,
+    /// The longest the poll loop waits before it looks at cancellation again.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) poll_timeout: Duration,
+    /// The dead-letter producer's `message.max.bytes`.
+    pub(crate) dead_letter_max_message_bytes: usize,
+    /// How much of an oversized payload a truncated dead letter keeps.
+    pub(crate) dead_letter_truncate_bytes: usize,
+}
+
+impl Default for ConsumerSection {
+    fn default() -> Self {
+        Self::from(&ConsumerSettings::default())
+    }
+}
+
+impl From<&ConsumerSettings> for ConsumerSection {
+    fn from(settings: &ConsumerSettings) -> Self {
+        Self {
+            topic: settings.topic.clone(),
+            dead_letter_topic: settings.dead_letter_topic.clone(),
+            group_id: settings.group_id.clone(),
+            assignment_strategy: settings.assignment_strategy.clone(),
+            checkpoint_every_messages: settings.checkpoint_every_messages,
+            checkpoint_interval: settings.checkpoint_interval,
+            session_timeout: settings.session_timeout,
+            heartbeat_interval: settings.heartbeat_interval,
+            max_poll_interval: settings.max_poll_interval,
+            max_batch_messages: settings.max_batch_messages,
+            worker_queue_batches: settings.worker_queue_batches,
+            stats_interval: settings.stats_interval,
+            poll_timeout: settings.poll_timeout,
+            dead_letter_max_message_bytes: settings.dead_letter_max_message_bytes,
+            dead_letter_truncate_bytes: settings.dead_letter_truncate_bytes,
+        }
+    }
+}
+
+impl From<ConsumerSection> for ConsumerSettings {
+    #[allow(
+        clippy::needless_update,
+        reason = "knobs ConsumerSettings gains later keep its defaults until they get a key"
+    )]
+    fn from(section: ConsumerSection) -> Self {
+        Self {
+            topic: section.topic,
+            dead_letter_topic: section.dead_letter_topic,
+            group_id: section.group_id,
+            assignment_strategy: section.assignment_strategy,
+            checkpoint_every_messages: section.checkpoint_every_messages,
+            checkpoint_interval: section.checkpoint_interval,
+            session_timeout: section.session_timeout,
+            heartbeat_interval: section.heartbeat_interval,
+            max_poll_interval: section.max_poll_interval,
+            max_batch_messages: section.max_batch_messages,
+            worker_queue_batches: section.worker_queue_batches,
+            stats_interval: section.stats_interval,
+            poll_timeout: section.poll_timeout,
+            dead_letter_max_message_bytes: section.dead_letter_max_message_bytes,
+            dead_letter_truncate_bytes: section.dead_letter_truncate_bytes,
+            ..ConsumerSettings::default()
+        }
+    }
+}
+
+/// `[storage]`: where the data lives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StorageSection {
+    /// Parquet segments, checkpoints and the manifest. A relative path is relative to
+    /// the working directory. Default `./ccpulse-data`: beside wherever ccpulse runs, so
+    /// a first try needs no set-up.
+    pub(crate) data_dir: PathBuf,
+}
+
+pub(crate) fn default_data_dir() -> PathBuf {
+    PathBuf::from("./ccpulse-data")
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+        }
+    }
+}
+
+/// `[aggregation]`: the fold's windows, in event time; see [`FoldConfig`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AggregationSection {
+    /// How late an event may arrive and still count.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) allowed_lateness: Duration,
+    /// How long a closed interaction still accepts events such as surveys.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) survey_window: Duration,
+    /// An interaction with open visits and no event for this long is closed as stale.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) stale_after: Duration,
+}
+
+impl Default for AggregationSection {
+    fn default() -> Self {
+        Self::from(&FoldConfig::default())
+    }
+}
+
+impl From<&FoldConfig> for AggregationSection {
+    fn from(fold: &FoldConfig) -> Self {
+        Self {
+            allowed_lateness: duration_from_ms(fold.allowed_lateness_ms),
+            survey_window: duration_from_ms(fold.survey_window_ms),
+            stale_after: duration_from_ms(fold.stale_after_ms),
+        }
+    }
+}
+
+/// The fold keeps windows as signed milliseconds; they are never negative.
+fn duration_from_ms(ms: i64) -> Duration {
+    Duration::from_millis(ms.unsigned_abs())
+}
+
+/// `[server]`: the HTTP API (read now so that it is validated from the start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ServerSection {
+    /// `IP:port` to listen on. Default `127.0.0.1:8080`: this machine only, until an
+    /// operator decides to expose it.
+    pub(crate) listen: String,
+}
+
+pub(crate) fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+/// librdkafka takes every property as a string; `retries = 5` is as good as `"5"`.
+fn property_values<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, PropertyValue>::deserialize(deserializer)?;
+    Ok(map.into_iter().map(|(key, value)| (key, value.0)).collect())
+}
+
+struct PropertyValue(String);
+
+impl<'de> Deserialize<'de> for PropertyValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PropertyVisitor)
+    }
+}
+
+struct PropertyVisitor;
+
+impl serde::de::Visitor<'_> for PropertyVisitor {
+    type Value = PropertyValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a librdkafka property value (a string, number or boolean)")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<PropertyValue, E> {
+        Ok(PropertyValue(value.to_owned()))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<PropertyValue, E> {
+        Ok(PropertyValue(value.to_string()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<PropertyValue, E> {
+        Ok(PropertyValue(value.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<PropertyValue, E> {
+        Ok(PropertyValue(value.to_string()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<PropertyValue, E> {
+        Ok(PropertyValue(value.to_string()))
+    }
+}
