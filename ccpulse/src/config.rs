@@ -230,20 +230,11 @@ fn dotted(path: &[String]) -> String {
     out
 }
 
-/// Whether a librdkafka property holds a secret (`sasl.password`, `ssl.key.password`,
-/// `sasl.oauthbearer.client.secret`, …); such values are never printed.
-fn is_secret(property: &str) -> bool {
-    let property = property.to_ascii_lowercase();
-    ["password", "secret", "key"]
-        .iter()
-        .any(|word| property.contains(word))
-}
-
 fn redacted(properties: &[(String, String)]) -> Vec<(String, String)> {
     properties
         .iter()
         .map(|(key, value)| {
-            let value = if is_secret(key) {
+            let value = if KafkaSettings::is_secret(key) {
                 REDACTED.to_owned()
             } else {
                 value.clone()

@@ -10,8 +10,9 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::{Error, Result};
 
-/// Where the brokers are and how to talk to them.
-#[derive(Debug, Clone)]
+/// Where the brokers are and how to talk to them. Its `Debug` output hides the values of
+/// properties that hold secrets ([`KafkaSettings::is_secret`]).
+#[derive(Clone)]
 pub struct KafkaSettings {
     /// Comma-separated `host:port` list (`bootstrap.servers`).
     pub brokers: String,
@@ -19,7 +20,34 @@ pub struct KafkaSettings {
     pub properties: Vec<(String, String)>,
 }
 
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(key, value)| {
+                let shown = if Self::is_secret(key) { "***" } else { value };
+                (key.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("properties", &properties)
+            .finish()
+    }
+}
+
 impl KafkaSettings {
+    /// Whether a librdkafka property holds a secret (`sasl.password`,
+    /// `ssl.key.password`, `sasl.oauthbearer.client.secret`, …): its name contains
+    /// `password`, `secret` or `key` (case-insensitive).
+    pub fn is_secret(property: &str) -> bool {
+        let property = property.to_ascii_lowercase();
+        ["password", "secret", "key"]
+            .iter()
+            .any(|word| property.contains(word))
+    }
+
     /// Settings for `brokers` with ccpulse's defaults.
     pub fn new(brokers: impl Into<String>) -> Self {
         Self {
@@ -78,5 +106,27 @@ impl KafkaSettings {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KafkaSettings;
+
+    #[test]
+    fn debug_output_hides_secret_properties() {
+        let settings = KafkaSettings::new("b:9092")
+            .with("sasl.password", "hunter2")
+            .with("ssl.key.password", "s3cret")
+            .with("client.id", "ccpulse-1");
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ccpulse-1") && shown.contains("b:9092"),
+            "{shown}"
+        );
     }
 }
