@@ -139,6 +139,9 @@ pub(crate) struct DemoArgs {
     /// Seconds between two printed summaries.
     #[arg(long, default_value_t = 2)]
     pub(crate) every: u64,
+    /// Keep the tables here (default: a temporary directory, removed at the end).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 /// The configuration file, for the commands that read one.

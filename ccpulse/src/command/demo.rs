@@ -1,20 +1,23 @@
 //! `ccpulse demo`: the product on an embedded default, one command, nothing to install.
 //!
 //! Starts librdkafka's in-process mock cluster (a Kafka-protocol broker inside this
-//! process), produces live simulated traffic to it, consumes the topic back and prints
-//! a running summary. The live aggregator, API and wallboard join this command as they
-//! land (see the README's roadmap).
+//! process), produces live simulated traffic to it, runs the aggregator on it (the same
+//! `Aggregator` and consumer runtime as `ccpulse ingest`, tables under a data directory)
+//! and prints a running summary from the live observations. The API and wallboard join
+//! this command as they land (see the README's roadmap).
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use ccpulse_ingest::aggregate::{Aggregator, LiveView};
+use ccpulse_ingest::consume::{self, ConsumerSettings, RunMode, RunStats};
+use ccpulse_ingest::fold::FoldConfig;
+use ccpulse_ingest::store::DataDir;
 use ccpulse_ingest::{EventProducer, KafkaSettings};
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
-use ccpulse_schemas::v1::{self, EventType, KnownEventType};
-use rdkafka::Message;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use ccpulse_schemas::settings::TenantSettings;
 use rdkafka::mocking::MockCluster;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +26,7 @@ use crate::duration::parse_duration;
 use crate::pace::Pacer;
 
 const PARTITIONS: i32 = 4;
+const DEAD_LETTER_TOPIC: &str = "ccpulse.events.dlq";
 
 pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     let run_for = args
@@ -36,34 +40,83 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     cluster
         .create_topic(DEFAULT_TOPIC, PARTITIONS, 1)
         .context("creating the events topic")?;
+    cluster
+        .create_topic(DEAD_LETTER_TOPIC, 1, 1)
+        .context("creating the dead-letter topic")?;
     let brokers = cluster.bootstrap_servers();
+    // Without --data-dir the tables go to a temporary directory, removed at the end.
+    let temporary = match &args.data_dir {
+        Some(_) => None,
+        None => Some(tempfile_dir()?),
+    };
+    let data_path = args
+        .data_dir
+        .clone()
+        .or_else(|| temporary.as_ref().map(|dir| dir.path().to_owned()))
+        .context("no data directory")?;
     println!(
-        "ccpulse demo: embedded broker at {brokers}, topic {DEFAULT_TOPIC} ({PARTITIONS} partitions)"
+        "ccpulse demo: embedded broker at {brokers}, topic {DEFAULT_TOPIC} ({PARTITIONS} partitions), tables in {}{}",
+        data_path.display(),
+        if temporary.is_some() {
+            " (temporary; --data-dir to keep them)"
+        } else {
+            ""
+        }
     );
     println!("simulated traffic at {:?}; Ctrl-C to stop", args.speed);
+
+    let sim = SimConfig {
+        seed: args.seed,
+        duration_ms: 7 * 86_400_000,
+        ..SimConfig::default()
+    };
+    let mut fold = FoldConfig::default();
+    for profile in Simulator::new(sim.clone())?.tenants() {
+        let settings = TenantSettings {
+            timezone: profile.timezone,
+            ..TenantSettings::default()
+        };
+        fold.tenants.insert(profile.tenant_id.clone(), settings);
+    }
+    let aggregator = Arc::new(Aggregator::new(
+        DataDir::open(&data_path).context("opening the data directory")?,
+        Arc::new(fold),
+    ));
+    let live = aggregator.live();
 
     let cancel = CancellationToken::new();
     let settings = KafkaSettings::new(brokers);
     let producer_task = tokio::spawn(produce_live(
         settings.clone(),
-        args.seed,
+        sim,
         Pacer::new(args.speed),
         cancel.child_token(),
     ));
+    let stats = RunStats::new();
+    let consumer = ConsumerSettings {
+        topic: DEFAULT_TOPIC.to_owned(),
+        dead_letter_topic: DEAD_LETTER_TOPIC.to_owned(),
+        group_id: "ccpulse-demo".to_owned(),
+        ..ConsumerSettings::default()
+    };
+    let consume_cancel = CancellationToken::new();
+    let consume_task = tokio::spawn({
+        let settings = settings.clone();
+        let stats = Arc::clone(&stats);
+        let cancel = consume_cancel.clone();
+        async move {
+            consume::run(
+                &settings,
+                &consumer,
+                aggregator,
+                RunMode::Follow,
+                stats,
+                cancel,
+            )
+            .await
+        }
+    });
 
-    let consumer: StreamConsumer = settings
-        .clone()
-        .with("group.id", "ccpulse-demo")
-        .with("auto.offset.reset", "earliest")
-        .with("fetch.wait.max.ms", "10")
-        .client_config()
-        .create()
-        .context("creating the demo consumer")?;
-    consumer
-        .subscribe(&[DEFAULT_TOPIC])
-        .context("subscribing to the events topic")?;
-
-    let mut tally = Tally::default();
     let mut ticker = tokio::time::interval(Duration::from_secs(args.every.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = async {
@@ -78,34 +131,107 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             () = &mut deadline => break,
-            _ = ticker.tick() => println!("{}", tally.line(started.elapsed())),
-            message = consumer.recv() => match message {
-                Ok(message) => tally.observe(message.payload().unwrap_or_default()),
-                Err(error) => tracing::warn!(error = %error, "demo consumer error"),
-            },
+            _ = ticker.tick() => println!("{}", summary_line(&live, &stats, started.elapsed())),
         }
     }
     cancel.cancel();
     producer_task
         .await
         .context("the demo producer task panicked")??;
-    println!("{}", tally.line(started.elapsed()));
+    // The producer has flushed; stop the aggregator, which checkpoints every partition
+    // (and then lets go of its live rows: the last line is printed before).
+    println!("{}", summary_line(&live, &stats, started.elapsed()));
+    consume_cancel.cancel();
+    consume_task
+        .await
+        .context("the demo aggregator task panicked")?
+        .context("the aggregator stopped")?;
+    drop(temporary);
     Ok(ExitCode::SUCCESS)
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("ccpulse-demo-")
+        .tempdir()
+        .context("creating a temporary data directory")
+}
+
+/// One line: traffic, then per tenant what a supervisor's wallboard shows.
+fn summary_line(live: &LiveView, stats: &RunStats, elapsed: Duration) -> String {
+    let snapshot = stats.snapshot();
+    let clock = live
+        .partitions()
+        .iter()
+        .flat_map(|p| p.as_of.values().copied())
+        .max()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|time| time.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "-".to_owned());
+    let mut tenants: Vec<String> = Vec::new();
+    let queues = live.queue_live(None);
+    let agents = live.agent_live(None);
+    let mut tenant_ids: Vec<&str> = queues.iter().map(|q| q.tenant_id.as_str()).collect();
+    tenant_ids.dedup();
+    for tenant in tenant_ids {
+        let rows = queues.iter().filter(|q| q.tenant_id == tenant);
+        let (mut waiting, mut oldest, mut answered, mut abandoned) = (0, None, 0, 0);
+        let (mut in_sl, mut sl_terms) = (0.0, 0.0);
+        for row in rows {
+            waiting += row.waiting_now;
+            oldest = oldest.max(row.oldest_wait_ms);
+            answered += row.today.answered;
+            abandoned += row.today.abandoned;
+            if let Some(level) = row.today.service_level {
+                let weight = (row.today.answered + row.today.abandoned) as f64;
+                in_sl += level * weight;
+                sl_terms += weight;
+            }
+        }
+        let staff = agents.iter().filter(|a| a.tenant_id == tenant);
+        let (mut available, mut busy) = (0, 0);
+        for agent in staff {
+            match agent.state {
+                "available" => available += 1,
+                "alerting" | "interacting" | "after_contact_work" => busy += 1,
+                _ => {}
+            }
+        }
+        let level = if sl_terms > 0.0 {
+            format!("{:.1}%", 100.0 * in_sl / sl_terms)
+        } else {
+            "—".to_owned()
+        };
+        tenants.push(format!(
+            "{tenant}: waiting {waiting} (oldest {}), today answered {answered} abandoned {abandoned} SL ~{level}, agents {available} available {busy} busy",
+            oldest.map_or_else(|| "—".to_owned(), |ms| format!("{}s", ms / 1000)),
+        ));
+    }
+    format!(
+        "[{:>5.0}s] sim {clock} UTC | {} events ({:.0}/s), {} invalid, lag {} | {}",
+        elapsed.as_secs_f64(),
+        snapshot.events,
+        snapshot.events as f64 / elapsed.as_secs_f64().max(1e-3),
+        snapshot.dead_lettered,
+        snapshot
+            .lag
+            .map_or_else(|| "-".to_owned(), |lag| lag.to_string()),
+        if tenants.is_empty() {
+            "no queue activity yet".to_owned()
+        } else {
+            tenants.join(" | ")
+        },
+    )
 }
 
 /// Produces simulator traffic, paced, until cancelled or the simulation ends.
 async fn produce_live(
     settings: KafkaSettings,
-    seed: u64,
+    config: SimConfig,
     mut pacer: Pacer,
     cancel: CancellationToken,
 ) -> Result<()> {
     let mut producer = EventProducer::new(&settings, DEFAULT_TOPIC)?;
-    let config = SimConfig {
-        seed,
-        duration_ms: 7 * 86_400_000,
-        ..SimConfig::default()
-    };
     let started = tokio::time::Instant::now();
     for event in Simulator::new(config)? {
         if let Some(due) = pacer.due_after(event.occurred_at) {
@@ -122,63 +248,4 @@ async fn produce_live(
     }
     producer.finish().await?;
     Ok(())
-}
-
-/// Running counts over the consumed events.
-#[derive(Debug, Default)]
-struct Tally {
-    events: u64,
-    invalid: u64,
-    latest_event_ms: i64,
-    per_type: BTreeMap<&'static str, u64>,
-    per_tenant: BTreeMap<String, u64>,
-}
-
-impl Tally {
-    fn observe(&mut self, payload: &[u8]) {
-        let Ok(event) = v1::decode(payload) else {
-            self.invalid += 1;
-            return;
-        };
-        self.events += 1;
-        self.latest_event_ms = self.latest_event_ms.max(event.occurred_at);
-        if let EventType::Known(known) = event.event_type {
-            *self.per_type.entry(known.as_str()).or_default() += 1;
-        }
-        match self.per_tenant.get_mut(event.tenant_id.as_ref()) {
-            Some(count) => *count += 1,
-            None => {
-                self.per_tenant.insert(event.tenant_id.into_owned(), 1);
-            }
-        }
-    }
-
-    fn count(&self, known: KnownEventType) -> u64 {
-        self.per_type.get(known.as_str()).copied().unwrap_or(0)
-    }
-
-    fn line(&self, elapsed: Duration) -> String {
-        let clock = chrono::DateTime::from_timestamp_millis(self.latest_event_ms)
-            .filter(|_| self.events > 0)
-            .map(|time| time.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|| "-".to_owned());
-        let tenants: Vec<String> = self
-            .per_tenant
-            .iter()
-            .map(|(tenant, count)| format!("{tenant}={count}"))
-            .collect();
-        format!(
-            "[{:>5.0}s] sim {clock} UTC | {} events ({:.0}/s), {} invalid | queued {} answered {} abandoned {} flowed-out {} | dialer attempts {} | tenants {}",
-            elapsed.as_secs_f64(),
-            self.events,
-            self.events as f64 / elapsed.as_secs_f64().max(1e-3),
-            self.invalid,
-            self.count(KnownEventType::InteractionQueued),
-            self.count(KnownEventType::InteractionAnswered),
-            self.count(KnownEventType::InteractionAbandoned),
-            self.count(KnownEventType::InteractionFlowedOut),
-            self.count(KnownEventType::DialerAttempted),
-            tenants.join(" "),
-        )
-    }
 }

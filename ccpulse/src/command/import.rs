@@ -25,6 +25,11 @@ pub(crate) async fn anonymous_bank(args: ImportAnonymousBankArgs) -> Result<Exit
                 Ok::<(), std::convert::Infallible>(())
             })
             .with_context(|| format!("importing `{}`", path.display()))?;
+        // The records are grouped by phone line, each line spanning the whole month:
+        // in file order most events would be far older than the aggregator's allowed
+        // lateness. Written in time order instead (a stable sort keeps a call's own
+        // order for equal times); give files in chronological order.
+        events.sort_by_key(|event| event.occurred_at);
         for event in &events {
             sink.write(event).await?;
         }
