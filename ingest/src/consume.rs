@@ -152,6 +152,19 @@
 //! with transactional producers the tail of a partition can be a commit marker, and
 //! then only rule 1 applies.
 //!
+//! # Resuming mid-batch on tansu 0.6.0
+//! Checkpoints land at any offset, so a partition is often resumed in the middle of a
+//! record batch. Kafka answers such a fetch with the batch that contains the offset and
+//! librdkafka skips its earlier records. tansu 0.6.0 (in-memory storage, read in
+//! `tansu-storage` `dynostore.rs` `fetch` and `service/fetch.rs`) does not: it returns
+//! only batches that *start* at or after the offset (the rest of the batch is never
+//! delivered; inside the last batch, nothing at all) and can then return overlapping
+//! batches (the same offsets several times). The worker skips any message before its
+//! next offset, which covers the second; nothing in a client can recover the first.
+//! The end-to-end tests that restart mid-stream therefore produce one record per batch
+//! (`ccpulse_tests::aggregate::produce_one_per_batch`); against real Kafka no such care
+//! is needed.
+//!
 //! # Progress
 //! [`RunStats`] counts, per partition, messages processed, events by type, dead
 //! letters by kind, position, end offset (start-up watermark raised by every fetch

@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`brokers`], [`unique_name`], [`create_topic`]: set-up.
 //! - [`consume_all`]: read a topic back from the beginning.
-//! - [`aggregate`]: produce events, run the aggregator, read its tables back.
+//! - [`aggregate`]: simulate and produce events, run the aggregator, read its tables
+//!   (and the raw `events` table) back.
 
 pub mod aggregate;
 

@@ -155,6 +155,7 @@ pub(crate) fn spawn<W: PartitionWorker>(
         interval: settings.checkpoint_interval,
         pending: PendingLetters::default(),
         log_limit: LogLimit::default(),
+        redelivery_log_limit: LogLimit::default(),
         parts,
     };
     let thread = std::thread::Builder::new()
@@ -180,6 +181,7 @@ struct WorkerLoop<W> {
     interval: Duration,
     pending: PendingLetters,
     log_limit: LogLimit,
+    redelivery_log_limit: LogLimit,
 }
 
 impl<W: PartitionWorker> WorkerLoop<W> {
@@ -243,6 +245,22 @@ impl<W: PartitionWorker> WorkerLoop<W> {
 
     fn process_batch(&mut self, records: &[Record]) -> Result<(), ConsumeError> {
         for record in records {
+            // A message before the next offset was processed already. Kafka never
+            // delivers one (the client skips the start of a batch fetched mid-way), but a
+            // broker that answers a mid-batch fetch with overlapping batches (tansu 0.6.0)
+            // would otherwise have it counted twice.
+            if self.next_offset.is_some_and(|next| record.offset < next) {
+                if let Some(suppressed) = self.redelivery_log_limit.admit(Instant::now()) {
+                    tracing::warn!(
+                        partition = self.parts.partition,
+                        offset = record.offset,
+                        next_offset = self.next_offset,
+                        suppressed,
+                        "the broker delivered a message before the next offset again; skipped"
+                    );
+                }
+                continue;
+            }
             self.process(record)?;
         }
         self.tick_at = self.worker.end_batch();
@@ -543,6 +561,16 @@ mod tests {
         let (reply, log) = finish(harness);
         assert_eq!(reply.expect("a reply").expect("ok"), Some(1));
         assert_eq!(log, ["event 0", "end_batch", "tick", "checkpoint 1"]);
+    }
+
+    #[test]
+    fn messages_before_the_next_offset_are_skipped() {
+        let harness = harness(Some(10), false, false);
+        harness.input.send(batch(8..12)).unwrap();
+        harness.input.send(batch(11..13)).unwrap();
+        let (reply, log) = finish(harness);
+        assert_eq!(reply.expect("a reply").expect("ok"), Some(13));
+        assert_eq!(log, ["event 10", "event 11", "event 12", "checkpoint 13"]);
     }
 
     #[test]
