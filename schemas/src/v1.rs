@@ -44,7 +44,7 @@ mod validate;
 #[cfg(test)]
 mod fixtures;
 
-pub use decode::{MAX_EVENT_BYTES, decode};
+pub use decode::{MAX_EVENT_BYTES, decode, decode_with_limit};
 pub use event::*;
 pub use json_schema::json_schema;
 pub use rejection::{RejectKind, Rejection};

@@ -14,7 +14,9 @@
 //! # Format
 //! JSON (`serde_json`), versioned by [`STATE_VERSION`], maps written in sorted order so
 //! the same state gives the same bytes. Events are embedded as their canonical JSON
-//! ([`Event::write_json`]) and decoded again on restore. The store adds the length and
+//! ([`Event::write_json`]) and decoded again on restore (with twice the contract's size
+//! limit: the canonical form of an accepted event may be a few bytes longer than the
+//! message). The store adds the length and
 //! checksum around it. A blob of another version is refused with
 //! [`StateError::Version`]: the partition must then be re-ingested from the topic.
 //!
@@ -25,7 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use ccpulse_schemas::v1::{Channel, Direction, Presence, decode};
+use ccpulse_schemas::v1::{Channel, Direction, MAX_EVENT_BYTES, Presence, decode_with_limit};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -351,7 +353,8 @@ fn decode_events(
     events
         .iter()
         .map(|raw| {
-            decode(raw.get().as_bytes())
+            // Canonical JSON can be a little longer than the accepted original.
+            decode_with_limit(raw.get().as_bytes(), 2 * MAX_EVENT_BYTES)
                 .map(ccpulse_schemas::v1::Event::into_owned)
                 .map_err(|rejection| StateError::Event {
                     tenant: tenant_id.to_owned(),
@@ -408,4 +411,31 @@ fn activity_kind(name: &str) -> Result<ActivityKind, StateError> {
         "activity",
         name,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ccpulse_schemas::v1::decode;
+
+    /// An accepted message of exactly the size limit with a timestamp without
+    /// milliseconds: its canonical form is longer than the limit, and must still restore.
+    #[test]
+    fn an_event_at_the_size_limit_survives_a_restore() {
+        let head = r#"{"schema_version":1,"event_id":"e1","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-20T09:00:00Z","interaction_id":"i1","queue_id":"q","pad":""#;
+        let tail = r#""}"#;
+        let pad = "x".repeat(MAX_EVENT_BYTES - head.len() - tail.len());
+        let message = format!("{head}{pad}{tail}");
+        assert_eq!(message.len(), MAX_EVENT_BYTES);
+        let event = decode(message.as_bytes()).expect("accepted at the limit");
+        assert!(event.to_json().len() > MAX_EVENT_BYTES);
+
+        let config = Arc::new(FoldConfig::default());
+        let mut fold = Fold::new(Arc::clone(&config));
+        fold.apply(&event);
+        let (_, state) = fold.checkpoint();
+        let restored = Fold::restore(config, &state).expect("restores");
+        assert_eq!(restored.queue_live(), fold.queue_live());
+        assert_eq!(restored.queue_live()[0].waiting_now, 1);
+    }
 }
