@@ -21,7 +21,7 @@ use super::manifest::{
     parse_checksum,
 };
 use super::recover::find_own_files;
-use super::segment::{Effort, write_segment};
+use super::segment::write_segment;
 use super::split::{Piece, split_by_tenant_and_date};
 use super::table::TableSpec;
 
@@ -661,7 +661,7 @@ impl Writer<'_> {
             let name = self.owner.id.segment_file_name(self.sequence, kind, n);
             let path = dir.join(&name);
             written.push(path.clone());
-            let size = write_segment(&path, &piece.batch, Effort::Fast)?;
+            let size = write_segment(&path, &piece.batch)?;
             dirs.add(&dir);
             *bytes += size;
             refs.push(SegmentRef {
