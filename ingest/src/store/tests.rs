@@ -1384,6 +1384,8 @@ fn a_compacted_manifest_must_name_the_last_checkpoints_state_and_tail() {
 enum Crash {
     /// A merged file half written under its temporary name.
     WritingMerged,
+    /// Every merged file written and renamed, the manifest not touched yet.
+    MergedWritten,
     /// Every merged file written, the new manifest written to `manifest.json.tmp`.
     BeforeManifestRename,
     /// The new manifest renamed into place, no input deleted yet.
@@ -1441,6 +1443,7 @@ fn a_crash_at_any_step_of_a_compaction_leaves_one_consistent_set_of_files() {
 
     for crash in [
         Crash::WritingMerged,
+        Crash::MergedWritten,
         Crash::BeforeManifestRename,
         Crash::AfterManifestRename,
         Crash::DeletingInputs,
@@ -1464,6 +1467,10 @@ fn a_crash_at_any_step_of_a_compaction_leaves_one_consistent_set_of_files() {
                     &full[..full.len() / 2],
                 )
                 .expect("write half");
+                false
+            }
+            Crash::MergedWritten => {
+                merged.iter().for_each(|file| put(file, file));
                 false
             }
             Crash::BeforeManifestRename => {
