@@ -11,16 +11,17 @@
 //! the whole day so far each time: the merged file of a busy day is read and written again
 //! every `min_files` checkpoints, so a day's rows are rewritten hundreds of times.
 //! Instead segments are grouped in *size tiers*: with `F = min_files`, a segment of `r`
-//! rows is in tier `⌊log_F r⌋` (1–15 rows: tier 0, 16–255: tier 1, …). A tier that holds at
-//! least `F` segments of a group is merged; the result has at least `F` times the rows of
-//! the smallest input, so it lands in a higher tier. Every row is therefore rewritten at
-//! most once per tier — about `log_F max_rows_per_file` times, 4 or 5 with the defaults —
-//! and a group keeps at most `F − 1` segments per tier between compactions, plus the
-//! segments too large to merge.
+//! rows is in tier `⌊log_F r⌋` (with the default 16: 1–15 rows in tier 0, 16–255 in tier
+//! 1, …). A tier that holds at least `F` segments of a group is merged; `F` segments of
+//! tier `t` hold at least `F^(t+1)` rows, so the result lands in a higher tier. Every row
+//! is therefore rewritten about once per tier — `log_F max_rows_per_file` times, 4 or 5
+//! with the defaults — and each tier of a group holds fewer than `F` segments plus those
+//! added since the last compaction, besides the segments too large to merge.
 //!
 //! A merge holds all its rows in memory (they are sorted before writing), so it takes
 //! the tier's segments oldest first only while their rows add up to at most
-//! `max_rows_per_file`, and starts another merge with the rest; segments of at least
+//! `max_rows_per_file`, and starts another merge with the rest (so near that size a merge
+//! may have fewer than `F` inputs and stay in its tier); segments of at least
 //! `max_rows_per_file` rows are never merged again. A merge needs at least two segments.
 //!
 //! # What a merged segment holds
@@ -57,8 +58,9 @@ use super::table::TableSpec;
 pub struct CompactionPolicy {
     /// How many segments of one (table, tenant, date) and one size tier trigger a merge,
     /// and the width of a tier (a tier's sizes span a factor of `min_files`). At least 2.
-    /// Default 16: a group keeps at most 15 segments per tier, and a row is rewritten at
-    /// most 4 or 5 times on its way to a full-size file.
+    /// Default 16: a merge replaces 16 or more segments at once, a row is rewritten 4 or
+    /// 5 times on its way to a full-size file, and a group seldom holds more than a few
+    /// dozen segments.
     pub min_files: usize,
     /// The most rows a merged segment holds, which is also the most rows one merge holds
     /// in memory (the inputs, then the sorted copy). Segments with at least this many
