@@ -9,8 +9,9 @@
 //!                  ├─end_batch/tick──> LiveView (queue_live, agent_live; ≤ 4 times a second,
 //!                  │                    never later than 250 ms after a batch)
 //!                  └─checkpoint(next_offset)──> Fold::advance + checkpoint
-//!                                   └─> PartitionStore::commit(final rows + events,
-//!                                        provisional tail, state, next_offset)
+//!                                   ├─> PartitionStore::commit(final rows + events,
+//!                                   │    provisional tail, state, next_offset)
+//!                                   └─> PartitionStore::compact (every 16th checkpoint)
 //! ```
 //!
 //! # What a checkpoint writes
@@ -39,6 +40,16 @@
 //! - A failed commit stops the runtime ([`crate::consume::ConsumeError::Checkpoint`]):
 //!   the rows taken out of the fold for it are gone from memory, and the next owner of
 //!   the partition redoes the work from the last checkpoint.
+//! - Compaction ([`PartitionStore::compact`], the policy in
+//!   [`AggregatorSettings::compaction`]) runs on the partition's thread right after every
+//!   [`AggregatorSettings::compact_every_checkpoints`]-th successful commit: the store has
+//!   one writer per partition, so commits and compactions never race, and no extra thread
+//!   or lock is needed. It never changes what the tables hold, so a failed compaction is
+//!   logged (WARN) and tried again that many checkpoints later, while ingest goes on —
+//!   unless it failed after renaming its manifest ([`PartitionStore::needs_load`]): then,
+//!   as after such a failed commit, the checkpoint returns the error and the runtime
+//!   stops, and the next owner loads whichever manifest survived. The checkpoint itself
+//!   was durable, so nothing is lost either way.
 
 mod view;
 
@@ -51,9 +62,10 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 pub use view::{LiveView, PartitionStatus, Totals};
 
+use crate::consume::error_chain;
 use crate::consume::{BoxError, Opened, PartitionWorker, Pipeline};
 use crate::fold::{Fold, FoldConfig};
-use crate::store::{Commit, DataDir, PartitionStore, TableSpec};
+use crate::store::{Commit, CompactionPolicy, DataDir, PartitionStore, TableSpec};
 use crate::tables;
 
 /// How often the aggregator does its periodic work.
@@ -63,6 +75,15 @@ pub struct AggregatorSettings {
     pub advance_every_events: usize,
     /// Publish live observations at most this often per partition. Default 250 ms.
     pub publish_every: Duration,
+    /// Try to compact a partition's final segments after every this many successful
+    /// checkpoints of it; 0 never compacts. Default 16: with the default 5 s checkpoint
+    /// interval, about every 80 s. Planning is in memory and cheap when nothing qualifies,
+    /// and with [`CompactionPolicy::min_files`] at 16 a (table, tenant, date) gains at most
+    /// 16 segments between two tries, so it keeps at most about 31 segments per size tier.
+    pub compact_every_checkpoints: usize,
+    /// What a compaction merges (see [`CompactionPolicy`] for its defaults). Checked by
+    /// [`Pipeline::open`].
+    pub compaction: CompactionPolicy,
 }
 
 impl Default for AggregatorSettings {
@@ -70,6 +91,8 @@ impl Default for AggregatorSettings {
         Self {
             advance_every_events: 4096,
             publish_every: Duration::from_millis(250),
+            compact_every_checkpoints: 16,
+            compaction: CompactionPolicy::default(),
         }
     }
 }
@@ -119,6 +142,7 @@ impl Pipeline for Aggregator {
     type Worker = AggregateWorker;
 
     fn open(&self, topic: &str, partition: i32) -> Result<Opened<AggregateWorker>, BoxError> {
+        self.settings.compaction.validate()?;
         let mut store = self.data_dir.partition(topic, partition);
         let checkpoint = store.load()?;
         let (fold, resume_at) = match checkpoint {
@@ -143,6 +167,7 @@ impl Pipeline for Aggregator {
             events: EventsBatchBuilder::new(),
             settings: self.settings.clone(),
             since_advance: 0,
+            since_compaction: 0,
             last_publish: None,
             view: Arc::clone(&self.view),
         };
@@ -162,6 +187,8 @@ pub struct AggregateWorker {
     events: EventsBatchBuilder,
     settings: AggregatorSettings,
     since_advance: usize,
+    /// Successful checkpoints since compaction was last tried.
+    since_compaction: usize,
     /// When live observations were last published. A batch that ends sooner than
     /// `publish_every` after it defers its publication to a [`PartitionWorker::tick`].
     last_publish: Option<Instant>,
@@ -180,6 +207,47 @@ impl AggregateWorker {
             self.store.sequence(),
         );
         self.last_publish = Some(Instant::now());
+    }
+
+    /// Compacts the store if [`AggregatorSettings::compact_every_checkpoints`] checkpoints
+    /// passed since the last try; see the module docs for what a failure does.
+    fn compact_if_due(&mut self) -> Result<(), BoxError> {
+        let every = self.settings.compact_every_checkpoints;
+        if every == 0 {
+            return Ok(());
+        }
+        self.since_compaction += 1;
+        if self.since_compaction < every {
+            return Ok(());
+        }
+        self.since_compaction = 0;
+        let started = Instant::now();
+        match self.store.compact(&tables::ALL, &self.settings.compaction) {
+            Ok(stats) => {
+                tracing::debug!(
+                    topic = %self.topic,
+                    partition = self.partition,
+                    sequence = stats.sequence,
+                    input_files = stats.input_files,
+                    output_files = stats.output_files,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "compaction tried"
+                );
+                Ok(())
+            }
+            // The manifest on disk may be either one: only a reload can tell.
+            Err(error) if self.store.needs_load() => Err(error.into()),
+            Err(error) => {
+                tracing::warn!(
+                    topic = %self.topic,
+                    partition = self.partition,
+                    error = %error_chain(&error),
+                    retry_after_checkpoints = every,
+                    "compaction failed; the previous files stay current"
+                );
+                Ok(())
+            }
+        }
     }
 
     fn batches(
@@ -246,7 +314,7 @@ impl PartitionWorker for AggregateWorker {
             "checkpoint committed"
         );
         self.publish(Some(&provisional.anomalies));
-        Ok(())
+        self.compact_if_due()
     }
 }
 

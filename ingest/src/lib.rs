@@ -35,6 +35,6 @@ pub use kafka::KafkaSettings;
 pub use produce::{EventProducer, ProduceStats};
 pub use replay::{BadLine, ReplaySummary, replay_ndjson};
 pub use store::{
-    Checkpoint, Commit, CommitStats, DataDir, PartitionStore, StoreError, TableSpec, VisibleFile,
-    read_table, visible_files,
+    Checkpoint, Commit, CommitStats, CompactionPolicy, CompactionStats, DataDir, PartitionStore,
+    StoreError, TableSpec, VisibleFile, read_table, visible_files,
 };

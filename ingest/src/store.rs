@@ -4,9 +4,11 @@
 //! checkpoint* through its [`PartitionStore`]: the rows that will never change again
 //! (final segments), the current still-changing tail of each table (provisional segments,
 //! replaced wholesale at every checkpoint), the serialized fold state and the next Kafka
-//! offset to consume. A checkpoint becomes visible — to [`PartitionStore::load`] after a
-//! restart and to readers through [`visible_files`] — only when the partition's manifest
-//! is atomically replaced. Anything on disk that a manifest does not name does not exist.
+//! offset to consume. Now and then it *compacts* ([`PartitionStore::compact`]): it merges
+//! many small final segments of one table, tenant and day into a few larger ones. Both
+//! become visible — to [`PartitionStore::load`] after a restart and to readers through
+//! [`visible_files`] — only when the partition's manifest is atomically replaced. Anything
+//! on disk that a manifest does not name does not exist.
 //!
 //! The API is synchronous and does blocking file I/O: async callers run it on
 //! `spawn_blocking`. Paths are local (`std::fs`); object storage is a later step.
@@ -16,19 +18,23 @@
 //! ```text
 //! <root>/
 //!   <table>/tenant=<tenant_id>/date=<YYYY-MM-DD | unknown>/
-//!       <topic>-p<partition>-<seq>-final-<n>.parquet     rows that never change
-//!       <topic>-p<partition>-<seq>-prov-<n>.parquet      current tail, superseded by seq+1
+//!       <topic>-p<partition>-<seq>-final-<n>.parquet     rows that never change (written
+//!                                                        by a checkpoint or a compaction)
+//!       <topic>-p<partition>-<seq>-prov-<n>.parquet      current tail, superseded by the
+//!                                                        next checkpoint
 //!   _checkpoints/<topic>/p<partition>/
 //!       manifest.json                                    the commit point (see below)
 //!       state-<seq>.bin                                  the fold state of checkpoint <seq>
 //!       LOCK                                             held while a PartitionStore is loaded
 //! ```
 //!
-//! `<seq>` is the checkpoint sequence number (zero-padded to 20 digits), `<n>` numbers the
-//! files of one kind within one checkpoint. A file's name says which partition and which
-//! checkpoint wrote it, so a partition recognises its own leftovers without touching the
-//! files of other partitions that share the table directories. Files being written carry
-//! an extra `.tmp` suffix until they are complete, synced and renamed.
+//! `<seq>` is the sequence number of the manifest the file was written for (zero-padded to
+//! 20 digits): every manifest, checkpoint or compaction, takes the next number. `<n>`
+//! numbers the files of one kind written for one manifest. A file's name says which
+//! partition and which manifest wrote it, so a partition recognises its own leftovers
+//! without touching the files of other partitions that share the table directories, and a
+//! file never overwrites one that a committed manifest names. Files being written carry an
+//! extra `.tmp` suffix until they are complete, synced and renamed.
 //!
 //! ## Tenant and date: directory keys vs. file columns
 //!
@@ -55,15 +61,17 @@
 //! it means a bug upstream, and renaming it would hide the rows from tenant-scoped queries.
 //!
 //! **Readers must list files through the manifests** ([`visible_files`]), not by globbing
-//! directories: a directory may briefly hold files of a checkpoint that is not committed
-//! yet, or superseded provisional files not deleted yet. [`VisibleFile`] carries the
+//! directories: a directory may briefly hold files of a checkpoint or compaction that is
+//! not committed yet, or superseded files (provisional segments, a compaction's inputs)
+//! not deleted yet, and globbing would count their rows twice. [`VisibleFile`] carries the
 //! tenant id and date so the query layer can attach partition values to each file itself.
 //!
 //! ## Parquet
 //!
-//! zstd (level 1: checkpoints are frequent; the future compactor can recompress), page-level
-//! statistics on, one file per (table, tenant, date, checkpoint, kind). Empty pieces write
-//! no file.
+//! zstd level 1 (checkpoints are frequent, and for merged segments higher levels saved a
+//! few percent at best: see `store/segment.rs`), page-level statistics on, one file per
+//! (table, tenant, date, checkpoint, kind); a merged segment holds one (table, tenant,
+//! date) too. Empty pieces write no file.
 //!
 //! # Commit protocol
 //!
@@ -81,8 +89,40 @@
 //!
 //! The manifest names the format version, topic, partition, sequence number (monotonic,
 //! from 1), next offset, the state file with its length and FNV-1a 64 checksum, every final
-//! segment committed so far and the current provisional segments (table, relative path,
+//! segment of the partition and the current provisional segments (table, relative path,
 //! tenant, date, rows, bytes).
+//!
+//! # Compaction
+//!
+//! Checkpoints come every few seconds and each adds a small final segment per table,
+//! tenant and date it has rows for: tens of thousands of files per busy day, which make
+//! every query over history slow and the manifest (rewritten at every checkpoint) large.
+//! [`PartitionStore::compact`] merges them through the same manifest:
+//!
+//! 1. Plan from the manifest alone ([`CompactionPolicy`]): in each (table, tenant, date),
+//!    the segments of one *size tier* (rows within a factor of `min_files`) are merged once
+//!    there are `min_files` of them, at most `max_rows_per_file` rows per merged file. Every
+//!    row is rewritten a few times at most (once per tier), never once per checkpoint.
+//! 2. Read each input, check it holds the rows, tenant and date its manifest entry says,
+//!    concatenate, sort by the table's time column (stable; NULLs first) and write the
+//!    merged segment as in step 2 of a commit, named after the *next* sequence number.
+//! 3. Write the next manifest: same next offset, same state file, same provisional
+//!    segments, the merged segments in place of their inputs. Rename, `fsync` the
+//!    directory: the commit point.
+//! 4. Delete the inputs, logging failures (the next `load` removes them).
+//!
+//! A compaction therefore keeps the last checkpoint's state file and provisional segments,
+//! whose names carry that checkpoint's (smaller) sequence number; the next checkpoint
+//! supersedes them as usual. The rows readers see are the same before and after; only the
+//! files holding them change.
+//!
+//! A crash at any step leaves one of two consistent sets, and `load` keeps exactly one:
+//! before the rename, the old manifest names the inputs and `load` deletes the merged files
+//! (complete or `.tmp`, they carry a sequence number no manifest has); after it, the new
+//! manifest names the merged files and `load` deletes whatever inputs are left. The inputs
+//! are deleted only once the new manifest is durable, so a power loss that undoes the
+//! rename still finds them. A failed `fsync` of the checkpoint directory after the rename
+//! leaves the store needing a `load` ([`PartitionStore::needs_load`]), as for a commit.
 //!
 //! # Recovery
 //!
@@ -100,19 +140,24 @@
 //! One [`PartitionStore`] per partition at a time: `load` takes an exclusive lock on the
 //! partition's `LOCK` file (an OS file lock, released when the store is dropped or the
 //! process dies), so a second owner — another process, or a second store in this one —
-//! gets [`StoreError::Locked`]. Readers take no lock; they see either the old or the new
-//! manifest, and a superseded provisional file may disappear between listing and reading
-//! ([`read_table`] retries in that case).
+//! gets [`StoreError::Locked`]. Commits and compactions of a partition are therefore never
+//! concurrent. Readers take no lock; they read each manifest once and see either the old
+//! or the new one — never a compaction's inputs and its merged file together, never
+//! neither — and a superseded file (a provisional segment after a commit, a merged input
+//! after a compaction) may disappear between listing and reading ([`read_table`] lists
+//! again in that case).
 //!
 //! # Not yet
 //!
-//! - Compaction and retention. The manifest lists every final segment the partition ever
-//!   committed, so it (and the cost of rewriting it) grows with every checkpoint until the
-//!   compactor merges a partition-day's segments and rewrites the list through the same
-//!   manifest protocol.
+//! - Retention. The manifest lists every final segment of every day the partition has
+//!   written; compaction bounds the files per day, not the number of days.
+//! - Compaction off the partition's thread: it runs inside the caller's checkpoint, so a
+//!   large merge delays that partition's next events (the largest merge of `events` with
+//!   the default policy took half a second in a debug build).
 //! - Object storage: paths are local; the target design reaches `s3://` through
 //!   `object_store`, where "rename" becomes a conditional put of the manifest.
 
+mod compact;
 mod durable;
 mod error;
 mod layout;
@@ -128,6 +173,7 @@ mod visible;
 #[cfg(test)]
 mod tests;
 
+pub use compact::{CompactionPolicy, CompactionStats};
 pub use error::StoreError;
 pub use layout::{DATE_KEY, TENANT_KEY, UNKNOWN_DATE};
 pub use partition::{Checkpoint, Commit, CommitStats, DataDir, PartitionStore};

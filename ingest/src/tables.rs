@@ -173,6 +173,16 @@ pub const DERIVED: [&TableSpec; 5] = [
     &CAMPAIGN_INTERVALS,
 ];
 
+/// Every table the aggregator stores: the raw [`EVENTS`] and the [`DERIVED`] ones.
+pub const ALL: [&TableSpec; 6] = [
+    &EVENTS,
+    &INTERACTIONS,
+    &AGENT_STATES,
+    &QUEUE_INTERVALS,
+    &AGENT_INTERVALS,
+    &CAMPAIGN_INTERVALS,
+];
+
 /// The values of `interactions.outcome` (metrics.md).
 const OUTCOMES: [&str; 5] = [
     "answered",

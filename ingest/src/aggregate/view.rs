@@ -52,7 +52,8 @@ pub struct PartitionStatus {
     pub partition: i32,
     /// Whether this process owns it now (false after a revocation).
     pub owned: bool,
-    /// The sequence number of its latest checkpoint (`None`: none yet).
+    /// The sequence number of its store's manifest at the latest publication (`None`: no
+    /// checkpoint yet). It grows by one per checkpoint and per compaction.
     pub checkpoint_sequence: Option<u64>,
     /// Latest event time per tenant (UTC ms).
     pub as_of: BTreeMap<String, i64>,

@@ -10,9 +10,10 @@ use datafusion::parquet::errors::ParquetError;
 /// Errors of the checkpoint store.
 ///
 /// Every variant is fatal for the operation that returned it. A failed
-/// [`commit`](super::PartitionStore::commit) leaves the previous checkpoint current, except
-/// [`SyncDir`](Self::SyncDir) after the manifest rename, where the store asks for a fresh
-/// [`load`](super::PartitionStore::load) before the next commit.
+/// [`commit`](super::PartitionStore::commit) or [`compact`](super::PartitionStore::compact)
+/// leaves the previous manifest current, except [`SyncDir`](Self::SyncDir) after the
+/// manifest rename, where the store asks for a fresh [`load`](super::PartitionStore::load)
+/// before the next commit ([`PartitionStore::needs_load`](super::PartitionStore::needs_load)).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A topic, partition or table name cannot be used as a path component.
@@ -50,9 +51,10 @@ pub enum StoreError {
     /// the partition.
     #[error("partition already in use: `{path}` is locked by another owner")]
     Locked { path: PathBuf },
-    /// [`commit`](super::PartitionStore::commit) was called before a successful
-    /// [`load`](super::PartitionStore::load): the store does not know the current checkpoint.
-    #[error("commit for topic `{topic}` partition {partition} before load")]
+    /// [`commit`](super::PartitionStore::commit) or [`compact`](super::PartitionStore::compact)
+    /// was called before a successful [`load`](super::PartitionStore::load): the store does
+    /// not know the current checkpoint.
+    #[error("commit or compaction for topic `{topic}` partition {partition} before load")]
     CommitBeforeLoad { topic: String, partition: i32 },
     /// The offset to commit is negative or before the current checkpoint's offset.
     #[error(
@@ -203,6 +205,32 @@ pub enum StoreError {
         found_bytes: u64,
         expected_checksum: u64,
         found_checksum: u64,
+    },
+    /// A [`CompactionPolicy`](super::CompactionPolicy) that cannot work.
+    #[error("invalid compaction policy: {rule}")]
+    InvalidPolicy {
+        /// The rule it breaks.
+        rule: &'static str,
+    },
+    /// A segment read for compaction does not hold what the manifest says it holds (its
+    /// row count, or rows of another tenant or date): the file or the manifest was changed
+    /// outside the store. Nothing is merged; the file is left for an operator.
+    #[error("segment `{path}`: {what} is {found}, the manifest says {expected}")]
+    SegmentMismatch {
+        path: PathBuf,
+        /// What differs: `rows`, `tenant`, `date`.
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    /// Concatenating or sorting the segments of one compaction merge failed in an Arrow
+    /// kernel.
+    #[error("merging segments in `{dir}`")]
+    MergeSegments {
+        /// The segments' directory, relative to the root.
+        dir: String,
+        #[source]
+        source: ArrowError,
     },
     /// A segment could not be opened for reading.
     #[error("opening segment `{path}`")]

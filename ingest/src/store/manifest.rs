@@ -13,7 +13,7 @@ use super::durable::write_atomic;
 use super::error::StoreError;
 use super::layout::{
     MANIFEST_FILE, PartitionId, SegmentKind, check_table_name, is_valid_tenant,
-    parse_date_dir_value, segment_dir_rel, state_file_name,
+    parse_date_dir_value, parse_state_name, segment_dir_rel, state_file_name,
 };
 
 /// The manifest format this build writes and reads.
@@ -26,14 +26,18 @@ pub(crate) struct Manifest {
     pub(crate) format_version: u32,
     pub(crate) topic: String,
     pub(crate) partition: i32,
-    /// 1 for the first checkpoint, +1 for each later one.
+    /// 1 for the first checkpoint, +1 for each later manifest (checkpoint or compaction).
+    /// Every file is named after the manifest it was written for, so a file with a higher
+    /// sequence than the current manifest's is a leftover of an attempt that never committed.
     pub(crate) sequence: u64,
     /// The first Kafka offset *not* covered by this checkpoint.
     pub(crate) next_offset: i64,
+    /// The fold state of the last checkpoint (a compaction keeps it).
     pub(crate) state: StateRef,
-    /// Every final segment committed by this partition so far, oldest first.
+    /// Every final segment of this partition, in commit order; a compaction's merged segment
+    /// takes the place of the first segment it replaces.
     pub(crate) final_segments: Vec<SegmentRef>,
-    /// The provisional segments of this checkpoint only.
+    /// The provisional segments of the last checkpoint only (a compaction keeps them).
     pub(crate) provisional_segments: Vec<SegmentRef>,
 }
 
@@ -179,10 +183,21 @@ impl Manifest {
                 self.next_offset.to_string(),
             ));
         }
-        let state_name = state_file_name(self.sequence);
-        if self.state.file != state_name {
-            return Err(mismatch("state.file", state_name, self.state.file.clone()));
-        }
+        // The state file, like the provisional segments, is written by checkpoints only: a
+        // compaction's manifest keeps the last checkpoint's, so it may be older than the
+        // manifest itself.
+        let state_sequence = parse_state_name(&self.state.file)
+            .filter(|&(sequence, tmp)| {
+                !tmp && sequence <= self.sequence && self.state.file == state_file_name(sequence)
+            })
+            .map(|(sequence, _)| sequence);
+        let Some(state_sequence) = state_sequence else {
+            return Err(mismatch(
+                "state.file",
+                format!("a state file of checkpoint {} or earlier", self.sequence),
+                self.state.file.clone(),
+            ));
+        };
         if parse_checksum(&self.state.fnv1a64).is_none() {
             return Err(mismatch(
                 "state.fnv1a64",
@@ -198,7 +213,7 @@ impl Manifest {
         for (kind, segments) in lists {
             for segment in segments {
                 let what = format!("segment `{}`", segment.path);
-                let problem = self.segment_problem(id, kind, segment);
+                let problem = self.segment_problem(id, kind, segment, state_sequence);
                 if let Some((expected, found)) = problem {
                     return Err(mismatch(&what, expected, found));
                 }
@@ -211,11 +226,15 @@ impl Manifest {
     }
 
     /// What is wrong with one segment entry, as (expected, found), if anything.
+    ///
+    /// A final segment comes from any checkpoint or compaction up to this manifest's; a
+    /// provisional one from the checkpoint that wrote the state (`state_sequence`).
     fn segment_problem(
         &self,
         id: &PartitionId,
         kind: SegmentKind,
         segment: &SegmentRef,
+        state_sequence: u64,
     ) -> Option<(String, String)> {
         if check_table_name(&segment.table).is_err() {
             return Some(("a valid table name".into(), segment.table.clone()));
@@ -235,28 +254,22 @@ impl Manifest {
             return Some((format!("a file in `{dir}`"), segment.path.clone()));
         };
         let parsed = id.parse_segment_name(file_name).filter(|name| !name.tmp);
-        let expected_kind = match kind {
-            SegmentKind::Final => "final",
-            SegmentKind::Provisional => "provisional",
-        };
-        match parsed {
-            Some(name)
-                if name.kind == kind
-                    && match kind {
-                        SegmentKind::Final => name.sequence <= self.sequence,
-                        SegmentKind::Provisional => name.sequence == self.sequence,
-                    } =>
-            {
-                None
-            }
-            _ => Some((
+        let (fits, expected) = match kind {
+            SegmentKind::Final => (
+                parsed.is_some_and(|name| name.kind == kind && name.sequence <= self.sequence),
                 format!(
-                    "a {expected_kind} segment of this partition from checkpoint {} or earlier",
+                    "a final segment of this partition from checkpoint {} or earlier",
                     self.sequence
                 ),
-                file_name.to_owned(),
-            )),
-        }
+            ),
+            SegmentKind::Provisional => (
+                parsed.is_some_and(|name| name.kind == kind && name.sequence == state_sequence),
+                format!(
+                    "a provisional segment of this partition from checkpoint {state_sequence} (the state's)"
+                ),
+            ),
+        };
+        (!fits).then(|| (expected, file_name.to_owned()))
     }
 }
 

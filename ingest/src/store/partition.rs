@@ -1,6 +1,6 @@
 //! [`DataDir`] and [`PartitionStore`]: loading and committing one partition's checkpoints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 
+use super::compact::{CompactionPolicy, CompactionStats, plan, stage};
 use super::durable::{DirSync, sync_dir, write_atomic};
 use super::error::StoreError;
 use super::layout::{
@@ -62,8 +63,8 @@ impl DataDir {
 }
 
 /// The checkpoints of one (topic, partition): [`load`](Self::load) once when the partition
-/// is assigned, then [`commit`](Self::commit) periodically. Drop it when the partition is
-/// revoked, which releases the lock.
+/// is assigned, then [`commit`](Self::commit) periodically and [`compact`](Self::compact)
+/// now and then. Drop it when the partition is revoked, which releases the lock.
 #[derive(Debug)]
 pub struct PartitionStore {
     root: PathBuf,
@@ -101,7 +102,8 @@ pub struct Checkpoint {
     pub next_offset: i64,
     /// The fold state, exactly as passed to [`Commit::state`].
     pub state: Vec<u8>,
-    /// The checkpoint's sequence number (1 for the first).
+    /// The sequence number of the manifest it was loaded from: 1 for the first checkpoint,
+    /// +1 for every later checkpoint or compaction.
     pub sequence: u64,
 }
 
@@ -174,7 +176,8 @@ impl PartitionStore {
         self.partition
     }
 
-    /// The sequence number of the current checkpoint, if loaded and there is one.
+    /// The sequence number of the current manifest (the last checkpoint, or a compaction
+    /// after it), if loaded and there is one.
     pub fn sequence(&self) -> Option<u64> {
         match &self.position {
             Position::Committed(manifest) => Some(manifest.sequence),
@@ -402,6 +405,153 @@ impl PartitionStore {
         Ok(stats)
     }
 
+    /// True when [`load`](Self::load) must succeed before the next
+    /// [`commit`](Self::commit) or [`compact`](Self::compact): the store was never loaded,
+    /// or a commit or compaction failed after renaming its manifest, so that which manifest
+    /// survives a power loss is unknown ([`StoreError::SyncDir`]). A caller that keeps
+    /// running after an error checks this to tell a failure that changed nothing from one
+    /// that did.
+    pub fn needs_load(&self) -> bool {
+        matches!(self.position, Position::Unloaded)
+    }
+
+    /// Merges small final segments of the tables in `tables` into fewer, larger ones, as
+    /// `policy` says, and commits the result as a new manifest: same next offset, same
+    /// state, same provisional segments, the merged segments in place of their inputs. The
+    /// rows a reader sees do not change, only the files holding them. Groups of tables not
+    /// in `tables` (whose time column the store would not know) are left alone. Returns
+    /// without writing anything when nothing qualifies, or for a partition without a
+    /// checkpoint.
+    ///
+    /// Protocol (see the [module docs](super)): read and check the inputs; write each
+    /// merged segment as a final segment of the new manifest's sequence (temporary name,
+    /// sync, rename, sync the directory); replace the manifest (the commit point) and sync
+    /// its directory; only then delete the inputs. A crash at any point leaves either the
+    /// old manifest with its inputs or the new one with its merged segments, and `load`
+    /// deletes the other set. Readers listing through [`visible_files`](super::visible_files)
+    /// see one manifest or the other, so every row exactly once; an input deleted after
+    /// they listed it makes [`read_table`](super::read_table) list again.
+    ///
+    /// Runs synchronously on the caller's thread and holds up to
+    /// [`CompactionPolicy::max_rows_per_file`] rows of one table in memory at a time.
+    ///
+    /// # Errors
+    /// - [`StoreError::InvalidPolicy`], [`StoreError::CommitBeforeLoad`],
+    ///   [`StoreError::SequenceExhausted`].
+    /// - Reading the inputs: [`StoreError::OpenSegment`], [`StoreError::ReadParquet`],
+    ///   [`StoreError::ReadBatch`], [`StoreError::SegmentMismatch`] (a file that does not
+    ///   hold what the manifest says), the schema errors of [`commit`](Self::commit), and
+    ///   [`StoreError::MergeSegments`].
+    /// - I/O: [`StoreError::CreateDir`], [`StoreError::WriteFile`],
+    ///   [`StoreError::WriteParquet`], [`StoreError::Rename`], [`StoreError::SyncDir`],
+    ///   [`StoreError::EncodeManifest`].
+    ///
+    /// After an error the previous manifest is still current and the merged files written
+    /// so far are removed (best effort), except for a [`StoreError::SyncDir`] of the
+    /// checkpoint directory after the manifest rename: as for `commit`, the store then
+    /// requires a new `load` ([`needs_load`](Self::needs_load)). The inputs are never
+    /// deleted before the new manifest is durable.
+    pub fn compact(
+        &mut self,
+        tables: &[&TableSpec],
+        policy: &CompactionPolicy,
+    ) -> Result<CompactionStats, StoreError> {
+        policy.validate()?;
+        let Some(owner) = &self.owner else {
+            return Err(self.before_load());
+        };
+        let current = match &self.position {
+            Position::Unloaded => return Err(self.before_load()),
+            Position::Fresh => return Ok(CompactionStats::default()),
+            Position::Committed(manifest) => manifest,
+        };
+        let merges = plan(&current.final_segments, tables, policy);
+        if merges.is_empty() {
+            return Ok(CompactionStats::default());
+        }
+        let sequence =
+            current
+                .sequence
+                .checked_add(1)
+                .ok_or_else(|| StoreError::SequenceExhausted {
+                    path: manifest_path(&owner.checkpoint_dir),
+                })?;
+
+        let mut written = Vec::new();
+        let staged = stage(
+            &self.root,
+            &owner.id,
+            sequence,
+            &current.final_segments,
+            &merges,
+            &mut written,
+        );
+        let staged = match staged {
+            Ok(staged) => staged,
+            Err(err) => {
+                remove_quietly(&written);
+                return Err(err);
+            }
+        };
+        if staged.outputs.is_empty() {
+            // Every merge split into segments of distinct schemas: nothing to replace.
+            return Ok(CompactionStats::default());
+        }
+
+        let (final_segments, replaced) = replace_merged(&current.final_segments, &staged.outputs);
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            topic: current.topic.clone(),
+            partition: current.partition,
+            sequence,
+            next_offset: current.next_offset,
+            state: current.state.clone(),
+            final_segments,
+            provisional_segments: current.provisional_segments.clone(),
+        };
+        if let Err(err) = manifest.write_file(&owner.checkpoint_dir) {
+            remove_quietly(&written);
+            return Err(err);
+        }
+        // The commit point has passed (at least in the page cache). The inputs must stay
+        // until it is durable: if the old manifest came back after a power loss, it would
+        // name them.
+        if let Err(err) = sync_dir(&owner.checkpoint_dir) {
+            self.position = Position::Unloaded;
+            return Err(err);
+        }
+        let superseded: Vec<PathBuf> = replaced
+            .iter()
+            .map(|segment| resolve_rel(&self.root, &segment.path))
+            .collect();
+        let (superseded_removed, superseded_remove_failed) = remove_superseded(&superseded);
+
+        let stats = CompactionStats {
+            sequence: Some(sequence),
+            input_files: replaced.len(),
+            output_files: staged.outputs.len(),
+            rows: staged.outputs.iter().map(|(_, segment)| segment.rows).sum(),
+            bytes_read: staged.bytes_read,
+            bytes_written: staged.bytes_written,
+            superseded_removed,
+            superseded_remove_failed,
+        };
+        tracing::info!(
+            topic = owner.id.topic(),
+            partition = owner.id.partition(),
+            sequence,
+            input_files = stats.input_files,
+            output_files = stats.output_files,
+            rows = stats.rows,
+            bytes_read = stats.bytes_read,
+            bytes_written = stats.bytes_written,
+            final_files = manifest.final_segments.len(),
+            "segments compacted"
+        );
+        self.position = Position::Committed(manifest);
+        Ok(stats)
+    }
+
     fn before_load(&self) -> StoreError {
         StoreError::CommitBeforeLoad {
             topic: self.topic.clone(),
@@ -547,6 +697,33 @@ fn rows(pieces: &[(&TableSpec, Piece)]) -> u64 {
         .iter()
         .map(|(_, piece)| piece.batch.num_rows() as u64)
         .sum()
+}
+
+/// `segments` with each merged segment of `outputs` in place of the first of the inputs
+/// it replaces and its other inputs left out; also returns the replaced segments.
+fn replace_merged(
+    segments: &[SegmentRef],
+    outputs: &[(Vec<usize>, SegmentRef)],
+) -> (Vec<SegmentRef>, Vec<SegmentRef>) {
+    // Input index → Some(output) at the first input of each output, None at the others.
+    let mut replaced_by: BTreeMap<usize, Option<&SegmentRef>> = BTreeMap::new();
+    for (inputs, output) in outputs {
+        for (n, &index) in inputs.iter().enumerate() {
+            replaced_by.insert(index, (n == 0).then_some(output));
+        }
+    }
+    let mut kept = Vec::with_capacity(segments.len());
+    let mut replaced = Vec::with_capacity(replaced_by.len());
+    for (index, segment) in segments.iter().enumerate() {
+        match replaced_by.get(&index) {
+            None => kept.push(segment.clone()),
+            Some(output) => {
+                replaced.push(segment.clone());
+                kept.extend(output.cloned());
+            }
+        }
+    }
+    (kept, replaced)
 }
 
 /// Reads a state file and checks it against its manifest entry.

@@ -13,9 +13,13 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use super::durable::write_atomic;
 use super::error::StoreError;
 
-/// How segments are encoded: zstd at its fastest level (checkpoints are frequent and
-/// small; the compactor can recompress merged files harder) and page-level statistics, so
+/// How segments are encoded: zstd at its fastest level and page-level statistics, so
 /// DataFusion can prune row groups and pages by time and tenant.
+///
+/// Level 1 for merged segments too. Measured on a merge of 131 072 simulator events
+/// (16 checkpoint files of 5.1 MB in all): level 1 wrote 4.8 MB, level 3 (zstd's default)
+/// 4.9 MB, level 6 4.5 MB in 1.8 times the merge time, level 9 4.3 MB in 2.2 times. A few
+/// percent of disk is not worth delaying the partition's ingest, which runs the merge.
 fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))

@@ -996,3 +996,751 @@ fn dot_tenants_and_bad_names_cannot_escape_the_root() {
         "{result:?}"
     );
 }
+
+// Compaction.
+
+fn compact(store: &mut PartitionStore, min_files: usize) -> CompactionStats {
+    store
+        .compact(
+            &[&CALLS],
+            &CompactionPolicy {
+                min_files,
+                ..CompactionPolicy::default()
+            },
+        )
+        .expect("compact")
+}
+
+/// `path` relative to `root`, with `/` separators (as [`files_under`] lists it).
+fn rel(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).expect("under root");
+    let parts: Vec<_> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    parts.join("/")
+}
+
+/// Every file under `dir` with its content.
+fn contents_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    files_under(dir)
+        .into_iter()
+        .map(|file| {
+            let content = fs::read(super::layout::resolve_rel(dir, &file)).expect("read");
+            (file, content)
+        })
+        .collect()
+}
+
+/// Copies every file under `from` to the same place under `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for file in files_under(from) {
+        let target = super::layout::resolve_rel(to, &file);
+        fs::create_dir_all(target.parent().expect("has a parent")).expect("mkdir");
+        fs::copy(super::layout::resolve_rel(from, &file), &target).expect("copy");
+    }
+}
+
+/// (time, value) of every row of the segment at `path`, in file order.
+fn times_and_values(path: &Path) -> Vec<(Option<i64>, i64)> {
+    let mut out = Vec::new();
+    for batch in super::segment::read_segment(path).expect("read segment") {
+        let times = batch
+            .column(1)
+            .as_primitive::<datafusion::arrow::datatypes::TimestampMillisecondType>();
+        let values = batch.column(2).as_primitive::<Int64Type>();
+        for i in 0..batch.num_rows() {
+            out.push((times.is_valid(i).then(|| times.value(i)), values.value(i)));
+        }
+    }
+    out
+}
+
+#[test]
+fn compaction_merges_each_group_into_one_sorted_file_and_keeps_every_row() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut store, _) = loaded(&dir, 0);
+    let mut all = Vec::new();
+    for i in 0..20_i64 {
+        // Later checkpoints carry earlier times, and pairs of checkpoints share a time:
+        // the merged file must be sorted, ties in commit order.
+        let time = DAY0_MS + (20 - i / 2) * 60_000;
+        let rows = [
+            ("acme", Some(time), i),
+            ("beta", Some(time), 100 + i),
+            ("acme", None, 200 + i),
+        ];
+        all.extend(rows);
+        commit(
+            &mut store,
+            i + 1,
+            format!("state {i}").as_bytes(),
+            &[(&CALLS, calls(&rows))],
+            &[(&CALLS, calls(&[("acme", Some(DAY0_MS), 1000 + i)]))],
+        );
+    }
+    all.push(("acme", Some(DAY0_MS), 1019)); // the last tail
+    let before = rows_of(&read_table(root, "calls").expect("read"));
+    assert_eq!(before, expected(&all));
+    assert_eq!(visible_files(root, "calls").expect("list").len(), 61);
+
+    let stats = store
+        .compact(&[&CALLS], &CompactionPolicy::default())
+        .expect("compact");
+    assert_eq!(stats.sequence, Some(21));
+    assert_eq!(
+        (stats.input_files, stats.output_files, stats.rows),
+        (60, 3, 60)
+    );
+    assert_eq!(
+        (stats.superseded_removed, stats.superseded_remove_failed),
+        (60, 0)
+    );
+    assert!(stats.bytes_read > 0 && stats.bytes_written > 0, "{stats:?}");
+    assert_eq!(store.sequence(), Some(21));
+    assert!(!store.needs_load());
+
+    let files = visible_files(root, "calls").expect("list");
+    let finals: Vec<&VisibleFile> = files.iter().filter(|f| !f.provisional).collect();
+    let groups: BTreeSet<(&str, Option<NaiveDate>)> = finals
+        .iter()
+        .map(|f| (f.tenant_id.as_str(), f.date))
+        .collect();
+    assert_eq!((finals.len(), groups.len()), (3, 3), "{finals:?}");
+    assert!(finals.iter().all(|f| f.rows == 20), "{finals:?}");
+    assert_eq!(files.iter().filter(|f| f.provisional).count(), 1);
+    assert_eq!(rows_of(&read_table(root, "calls").expect("read")), before);
+    let listed: BTreeSet<String> = files.iter().map(|f| rel(root, &f.path)).collect();
+    assert_eq!(parquet_files(root), listed, "the inputs are deleted");
+
+    // Sorted by time, ties in commit order; NULL times keep commit order.
+    let day0 = NaiveDate::from_ymd_opt(2024, 3, 10);
+    let acme = finals
+        .iter()
+        .find(|f| f.tenant_id == "acme" && f.date == day0)
+        .expect("acme's day");
+    let mut sorted: Vec<(Option<i64>, i64)> = all
+        .iter()
+        .filter(|(tenant, time, v)| *tenant == "acme" && time.is_some() && *v < 1000)
+        .map(|(_, time, v)| (*time, *v))
+        .collect();
+    sorted.sort_by_key(|(time, _)| *time);
+    assert_eq!(
+        sorted[..2],
+        [
+            (Some(DAY0_MS + 11 * 60_000), 18),
+            (Some(DAY0_MS + 11 * 60_000), 19)
+        ]
+    );
+    assert_eq!(times_and_values(&acme.path), sorted);
+    let unknown = finals.iter().find(|f| f.date.is_none()).expect("unknown");
+    let nulls: Vec<(Option<i64>, i64)> = (0..20).map(|i| (None, 200 + i)).collect();
+    assert_eq!(times_and_values(&unknown.path), nulls);
+
+    // A restart resumes from the same checkpoint and sees the same rows.
+    drop(store);
+    let (mut store, checkpoint) = loaded(&dir, 0);
+    let checkpoint = checkpoint.expect("checkpoint");
+    assert_eq!(
+        (
+            checkpoint.sequence,
+            checkpoint.next_offset,
+            checkpoint.state.as_slice()
+        ),
+        (21, 20, b"state 19".as_slice())
+    );
+    assert_eq!(rows_of(&read_table(root, "calls").expect("read")), before);
+    assert_eq!(parquet_files(root), listed, "load deleted nothing more");
+
+    // Nothing left to merge: no new manifest.
+    let manifest = fs::read(checkpoint_dir(root, 0).join("manifest.json")).expect("read");
+    assert_eq!(compact(&mut store, 16), CompactionStats::default());
+    assert_eq!(store.sequence(), Some(21));
+    assert_eq!(
+        fs::read(checkpoint_dir(root, 0).join("manifest.json")).expect("read"),
+        manifest
+    );
+}
+
+#[test]
+fn compaction_leaves_other_partitions_provisional_segments_and_other_tables_alone() {
+    const OTHER: TableSpec = TableSpec {
+        name: "other",
+        ..CALLS
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut p0, _) = loaded(&dir, 0);
+    let (mut p1, _) = loaded(&dir, 1);
+    for i in 0..4 {
+        let row = calls(&[("acme", Some(DAY0_MS), i)]);
+        let finals = [(&CALLS, row.clone()), (&OTHER, row.clone())];
+        commit(&mut p0, i + 1, b"p0", &finals, &[(&CALLS, row.clone())]);
+        commit(&mut p1, i + 1, b"p1", &finals, &[(&CALLS, row)]);
+    }
+    let before = contents_under(root);
+    let rows_before = [
+        rows_of(&read_table(root, "calls").expect("read")),
+        rows_of(&read_table(root, "other").expect("read")),
+    ];
+
+    let stats = compact(&mut p0, 4);
+    assert_eq!((stats.input_files, stats.output_files), (4, 1));
+
+    let after = contents_under(root);
+    let removed: BTreeSet<&String> = before.keys().filter(|f| !after.contains_key(*f)).collect();
+    let added: BTreeSet<&String> = after.keys().filter(|f| !before.contains_key(*f)).collect();
+    let changed: BTreeSet<&String> = after
+        .iter()
+        .filter(|(f, content)| before.get(*f).is_some_and(|old| old != *content))
+        .map(|(f, _)| f)
+        .collect();
+    assert_eq!(removed.len(), 4, "{removed:?}");
+    assert!(
+        removed
+            .iter()
+            .all(|f| f.starts_with("calls/") && f.contains("-p0-") && f.contains("-final-")),
+        "{removed:?}"
+    );
+    assert_eq!(
+        added.into_iter().cloned().collect::<Vec<_>>(),
+        [format!(
+            "calls/tenant=acme/date=2024-03-10/{TOPIC}-p0-00000000000000000005-final-0.parquet"
+        )]
+    );
+    assert_eq!(
+        changed.into_iter().cloned().collect::<Vec<_>>(),
+        [format!("_checkpoints/{TOPIC}/p0/manifest.json")],
+        "p1's files, p0's provisional segment, p0's `other` table and p0's state are untouched"
+    );
+    assert_eq!(
+        [
+            rows_of(&read_table(root, "calls").expect("read")),
+            rows_of(&read_table(root, "other").expect("read")),
+        ],
+        rows_before
+    );
+
+    // Both partitions go on committing, and load, as before.
+    commit(&mut p1, 5, b"p1 again", &[], &[]);
+    drop((p0, p1));
+    assert_eq!(loaded(&dir, 0).1.expect("p0").state, b"p0");
+    assert_eq!(loaded(&dir, 1).1.expect("p1").state, b"p1 again");
+}
+
+#[test]
+fn commits_after_a_compaction_supersede_its_tail_and_sequences_keep_increasing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut store, _) = loaded(&dir, 0);
+    let mut sequences = Vec::new();
+    let mut finals = Vec::new();
+    let mut offset = 0;
+    for round in 0..4 {
+        for i in 0..4 {
+            offset += 1;
+            let row = ("acme", Some(DAY0_MS + offset * 1000), round * 10 + i);
+            finals.push(row);
+            let tail = calls(&[("acme", Some(DAY0_MS), -offset)]);
+            let stats = commit(
+                &mut store,
+                offset,
+                format!("state {offset}").as_bytes(),
+                &[(&CALLS, calls(&[row]))],
+                &[(&CALLS, tail)],
+            );
+            sequences.push(stats.sequence);
+        }
+        // Four one-row segments (tier 0 with tiers of width 4) become one of four rows.
+        let stats = compact(&mut store, 4);
+        assert_eq!(
+            (stats.input_files, stats.output_files),
+            (4, 1),
+            "round {round}"
+        );
+        let sequence = stats.sequence.expect("a manifest");
+        sequences.push(sequence);
+
+        // The compaction kept the last checkpoint's state and tail.
+        let last_checkpoint = sequence - 1;
+        assert_eq!(
+            files_under(&checkpoint_dir(root, 0)),
+            BTreeSet::from([
+                "LOCK".to_owned(),
+                "manifest.json".to_owned(),
+                format!("state-{last_checkpoint:020}.bin"),
+            ])
+        );
+        let provisional: Vec<VisibleFile> = visible_files(root, "calls")
+            .expect("list")
+            .into_iter()
+            .filter(|f| f.provisional)
+            .collect();
+        assert_eq!(provisional.len(), 1);
+        assert!(
+            rel(root, &provisional[0].path).contains(&format!("-{last_checkpoint:020}-prov-")),
+            "{provisional:?}"
+        );
+        let mut rows = finals.clone();
+        rows.push(("acme", Some(DAY0_MS), -offset));
+        assert_eq!(
+            rows_of(&read_table(root, "calls").expect("read")),
+            expected(&rows)
+        );
+        let files = visible_files(root, "calls").expect("list");
+        assert_eq!(files.len(), round as usize + 2, "round {round}: {files:?}");
+        assert_eq!(parquet_files(root).len(), files.len(), "round {round}");
+    }
+    // The merged segments are a tier up (4 rows) and now four of them: one more merge.
+    let stats = compact(&mut store, 4);
+    assert_eq!(
+        (stats.input_files, stats.output_files, stats.rows),
+        (4, 1, 16)
+    );
+    sequences.push(stats.sequence.expect("a manifest"));
+    assert_eq!(compact(&mut store, 4), CompactionStats::default());
+
+    let expected_sequences: Vec<u64> = (1..=sequences.len() as u64).collect();
+    assert_eq!(sequences, expected_sequences);
+
+    // And a checkpoint after it replaces the old tail and state.
+    offset += 1;
+    let stats = commit(&mut store, offset, b"last", &[], &[]);
+    assert_eq!(stats.sequence, 22);
+    assert_eq!(stats.superseded_removed, 2, "the tail of 16 and state 16");
+    drop(store);
+    let (_store, checkpoint) = loaded(&dir, 0);
+    let checkpoint = checkpoint.expect("checkpoint");
+    assert_eq!(
+        (
+            checkpoint.sequence,
+            checkpoint.next_offset,
+            checkpoint.state.as_slice()
+        ),
+        (22, offset, b"last".as_slice())
+    );
+    assert_eq!(
+        rows_of(&read_table(root, "calls").expect("read")),
+        expected(&finals)
+    );
+    assert_eq!(parquet_files(root).len(), 1);
+}
+
+#[test]
+fn a_compacted_manifest_must_name_the_last_checkpoints_state_and_tail() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut store, _) = loaded(&dir, 0);
+    for i in 0..4 {
+        let row = calls(&[("acme", Some(DAY0_MS), i)]);
+        commit(
+            &mut store,
+            i + 1,
+            b"s",
+            &[(&CALLS, row.clone())],
+            &[(&CALLS, row)],
+        );
+    }
+    compact(&mut store, 4);
+    drop(store);
+    let manifest_path = checkpoint_dir(root, 0).join("manifest.json");
+    let manifest = fs::read_to_string(&manifest_path).expect("read manifest");
+    assert!(manifest.contains("\"sequence\": 5"), "{manifest}");
+
+    let tampered = [
+        // A state file newer than the manifest.
+        manifest.replace(
+            "state-00000000000000000004.bin",
+            "state-00000000000000000006.bin",
+        ),
+        // A tail from another checkpoint than the state's.
+        manifest.replace("-00000000000000000004-prov-", "-00000000000000000005-prov-"),
+        // A final segment newer than the manifest.
+        manifest.replace(
+            "-00000000000000000005-final-",
+            "-00000000000000000006-final-",
+        ),
+    ];
+    for text in tampered {
+        assert_ne!(text, manifest);
+        fs::write(&manifest_path, &text).expect("tamper");
+        let result = dir.partition(TOPIC, 0).load();
+        assert!(
+            matches!(result, Err(StoreError::ManifestMismatch { .. })),
+            "{result:?}"
+        );
+    }
+    fs::write(&manifest_path, &manifest).expect("restore");
+    assert_eq!(loaded(&dir, 0).1.expect("checkpoint").sequence, 5);
+}
+
+/// A step of [`PartitionStore::compact`] at which the process dies.
+#[derive(Debug, Clone, Copy)]
+enum Crash {
+    /// A merged file half written under its temporary name.
+    WritingMerged,
+    /// Every merged file written and renamed, the manifest not touched yet.
+    MergedWritten,
+    /// Every merged file written, the new manifest written to `manifest.json.tmp`.
+    BeforeManifestRename,
+    /// The new manifest renamed into place, no input deleted yet.
+    AfterManifestRename,
+    /// Some of the inputs deleted.
+    DeletingInputs,
+}
+
+#[test]
+fn a_crash_at_any_step_of_a_compaction_leaves_one_consistent_set_of_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The disk before the compaction (two partitions, two groups in p0)...
+    let before_root = tmp.path().join("before");
+    let dir = DataDir::open(&before_root).expect("open");
+    let (mut p0, _) = loaded(&dir, 0);
+    let (mut p1, _) = loaded(&dir, 1);
+    for i in 0..6 {
+        let rows = calls(&[
+            ("acme", Some(DAY0_MS + i), i),
+            ("beta", Some(DAY0_MS), 10 + i),
+        ]);
+        let tail = calls(&[("acme", Some(DAY0_MS), 100 + i)]);
+        commit(
+            &mut p0,
+            i + 1,
+            b"p0 state",
+            &[(&CALLS, rows)],
+            &[(&CALLS, tail)],
+        );
+    }
+    commit(
+        &mut p1,
+        7,
+        b"p1 state",
+        &[(&CALLS, calls(&[("acme", Some(DAY0_MS), 50)]))],
+        &[],
+    );
+    drop((p0, p1));
+    let rows = rows_of(&read_table(&before_root, "calls").expect("read"));
+
+    // ...and after it.
+    let after_root = tmp.path().join("after");
+    copy_tree(&before_root, &after_root);
+    let after_dir = DataDir::open(&after_root).expect("open");
+    let (mut p0, _) = loaded(&after_dir, 0);
+    let stats = compact(&mut p0, 4);
+    assert_eq!((stats.input_files, stats.output_files), (12, 2));
+    drop(p0);
+    let before = files_under(&before_root);
+    let after = files_under(&after_root);
+    let merged: Vec<&String> = after.difference(&before).collect();
+    let inputs: Vec<&String> = before.difference(&after).collect();
+    assert_eq!((merged.len(), inputs.len()), (2, 12));
+    let manifest = format!("_checkpoints/{TOPIC}/p0/manifest.json");
+
+    for crash in [
+        Crash::WritingMerged,
+        Crash::MergedWritten,
+        Crash::BeforeManifestRename,
+        Crash::AfterManifestRename,
+        Crash::DeletingInputs,
+    ] {
+        let root = tmp.path().join(format!("{crash:?}"));
+        copy_tree(&before_root, &root);
+        let put = |file: &str, target: &str| {
+            fs::copy(
+                super::layout::resolve_rel(&after_root, file),
+                super::layout::resolve_rel(&root, target),
+            )
+            .expect("copy");
+        };
+        let committed = match crash {
+            Crash::WritingMerged => {
+                let full = fs::read(super::layout::resolve_rel(&after_root, merged[0]))
+                    .expect("read merged");
+                let tmp_name = format!("{}.tmp", merged[0]);
+                fs::write(
+                    super::layout::resolve_rel(&root, &tmp_name),
+                    &full[..full.len() / 2],
+                )
+                .expect("write half");
+                false
+            }
+            Crash::MergedWritten => {
+                merged.iter().for_each(|file| put(file, file));
+                false
+            }
+            Crash::BeforeManifestRename => {
+                merged.iter().for_each(|file| put(file, file));
+                put(&manifest, &format!("{manifest}.tmp"));
+                false
+            }
+            Crash::AfterManifestRename | Crash::DeletingInputs => {
+                merged.iter().for_each(|file| put(file, file));
+                put(&manifest, &manifest);
+                if matches!(crash, Crash::DeletingInputs) {
+                    for file in inputs.iter().step_by(2) {
+                        fs::remove_file(super::layout::resolve_rel(&root, file)).expect("rm");
+                    }
+                }
+                true
+            }
+        };
+
+        // Readers, before any recovery, see every row once.
+        assert_eq!(
+            rows_of(&read_table(&root, "calls").expect("read")),
+            rows,
+            "{crash:?}"
+        );
+
+        let dir = DataDir::open(&root).expect("open");
+        let (mut p0, checkpoint) = loaded(&dir, 0);
+        let checkpoint = checkpoint.expect("checkpoint");
+        let (expected_files, expected_sequence) =
+            if committed { (&after, 7) } else { (&before, 6) };
+        assert_eq!(&files_under(&root), expected_files, "{crash:?}");
+        assert_eq!(
+            (
+                checkpoint.sequence,
+                checkpoint.next_offset,
+                checkpoint.state.as_slice()
+            ),
+            (expected_sequence, 6, b"p0 state".as_slice()),
+            "{crash:?}"
+        );
+        assert_eq!(
+            rows_of(&read_table(&root, "calls").expect("read")),
+            rows,
+            "{crash:?}"
+        );
+        let (_p1, p1_checkpoint) = loaded(&dir, 1);
+        assert_eq!(p1_checkpoint.expect("p1").state, b"p1 state", "{crash:?}");
+
+        // The partition goes on: a compaction (again, or for the first time) and a commit.
+        let again = compact(&mut p0, 4);
+        assert_eq!(
+            again.output_files,
+            if committed { 0 } else { 2 },
+            "{crash:?}"
+        );
+        let stats = commit(&mut p0, 7, b"next", &[], &[]);
+        assert_eq!(stats.sequence, 8, "{crash:?}");
+        let mut now = rows.clone();
+        now.retain(|(_, _, v)| *v != 105); // the tail is gone: the last commit had none
+        assert_eq!(
+            rows_of(&read_table(&root, "calls").expect("read")),
+            now,
+            "{crash:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_compaction_changes_nothing_and_removes_its_merged_files() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut store, _) = loaded(&dir, 0);
+    for i in 0..4 {
+        // The first checkpoint has two rows of acme, the others one.
+        let mut rows = vec![("acme", Some(DAY0_MS), i), ("beta", Some(DAY0_MS), 10 + i)];
+        if i == 0 {
+            rows.push(("acme", Some(DAY0_MS), 20));
+        }
+        commit(&mut store, i + 1, b"s", &[(&CALLS, calls(&rows))], &[]);
+    }
+    let before = contents_under(root);
+    let rows = rows_of(&read_table(root, "calls").expect("read"));
+    // A checkpoint numbers its pieces in (tenant, date) order: acme 0, beta 1.
+    let segment = |tenant: &str, seq: u64| -> PathBuf {
+        let n = if tenant == "acme" { 0 } else { 1 };
+        root.join(format!("calls/tenant={tenant}/date=2024-03-10"))
+            .join(format!("{TOPIC}-p0-{seq:020}-final-{n}.parquet"))
+    };
+    let check_unchanged = |store: &PartitionStore, what: &str| {
+        assert!(!store.needs_load(), "{what}");
+        assert_eq!(store.sequence(), Some(4), "{what}");
+        assert!(contents_under(root) == before, "{what}: files changed");
+    };
+
+    // The merged file of the second group cannot be created (a directory has its
+    // temporary name) after the first group's was written.
+    let blocker = root.join("calls/tenant=beta/date=2024-03-10").join(format!(
+        "{TOPIC}-p0-00000000000000000005-final-1.parquet.tmp"
+    ));
+    fs::create_dir(&blocker).expect("block");
+    let result = store.compact(
+        &[&CALLS],
+        &CompactionPolicy {
+            min_files: 4,
+            ..CompactionPolicy::default()
+        },
+    );
+    assert!(
+        matches!(result, Err(StoreError::WriteFile { .. })),
+        "{result:?}"
+    );
+    fs::remove_dir(&blocker).expect("unblock");
+    check_unchanged(&store, "blocked write");
+
+    // Inputs that are not what the manifest says: not Parquet, another tenant's rows,
+    // another row count. Each is refused before anything is written.
+    type Damage = (&'static str, PathBuf, fn(&StoreError) -> bool);
+    let damages: [Damage; 3] = [
+        ("not parquet", PathBuf::new(), |e| {
+            matches!(e, StoreError::ReadParquet { .. })
+        }),
+        ("beta's rows", segment("beta", 2), |e| {
+            matches!(e, StoreError::SegmentMismatch { what: "tenant", .. })
+        }),
+        ("two rows", segment("acme", 1), |e| {
+            matches!(e, StoreError::SegmentMismatch { what: "rows", .. })
+        }),
+    ];
+    let victim = segment("acme", 3);
+    let original = fs::read(&victim).expect("read");
+    for (what, source, is_expected) in damages {
+        if source.as_os_str().is_empty() {
+            fs::write(&victim, b"PAR1 not really").expect("damage");
+        } else {
+            fs::copy(&source, &victim).expect("damage");
+        }
+        let result = store.compact(
+            &[&CALLS],
+            &CompactionPolicy {
+                min_files: 4,
+                ..CompactionPolicy::default()
+            },
+        );
+        match result {
+            Err(err) => assert!(is_expected(&err), "{what}: {err:?}"),
+            Ok(stats) => panic!("{what}: compacted {stats:?}"),
+        }
+        fs::write(&victim, &original).expect("repair");
+        check_unchanged(&store, what);
+    }
+
+    // Repaired, the store works as before.
+    let stats = compact(&mut store, 4);
+    assert_eq!((stats.input_files, stats.output_files), (8, 2));
+    assert_eq!(rows_of(&read_table(root, "calls").expect("read")), rows);
+    assert_eq!(commit(&mut store, 5, b"t", &[], &[]).sequence, 6);
+}
+
+#[test]
+fn a_compaction_needs_a_load_and_a_valid_policy() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = DataDir::open(tmp.path()).expect("open");
+    let mut store = dir.partition(TOPIC, 0);
+    assert!(store.needs_load());
+    let policy = CompactionPolicy::default();
+    let result = store.compact(&[&CALLS], &policy);
+    assert!(
+        matches!(result, Err(StoreError::CommitBeforeLoad { .. })),
+        "{result:?}"
+    );
+    store.load().expect("load");
+    assert!(!store.needs_load());
+    // A partition without a checkpoint has nothing to merge.
+    assert_eq!(
+        store.compact(&[&CALLS], &policy).expect("compact"),
+        CompactionStats::default()
+    );
+    let result = store.compact(
+        &[&CALLS],
+        &CompactionPolicy {
+            min_files: 1,
+            ..policy
+        },
+    );
+    assert!(
+        matches!(result, Err(StoreError::InvalidPolicy { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_reader_that_listed_before_a_compaction_lists_again_and_sees_every_row_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let (mut store, _) = loaded(&dir, 0);
+    for i in 0..4 {
+        commit(
+            &mut store,
+            i + 1,
+            b"s",
+            &[(&CALLS, calls(&[("acme", Some(DAY0_MS), i)]))],
+            &[],
+        );
+    }
+    let rows = rows_of(&read_table(root, "calls").expect("read"));
+    let stale = visible_files(root, "calls").expect("list");
+    compact(&mut store, 4);
+
+    // The old listing names deleted inputs: reading one says it vanished...
+    assert!(stale.iter().all(|f| !f.path.exists()));
+    let err = super::segment::read_segment(&stale[0].path).expect_err("deleted");
+    assert!(super::segment::is_vanished(&err), "{err:?}");
+    // ...and a new one names the merged file only.
+    let fresh = visible_files(root, "calls").expect("list");
+    assert_eq!(fresh.len(), 1);
+    assert!(stale.iter().all(|f| f.path != fresh[0].path));
+    assert_eq!(rows_of(&read_table(root, "calls").expect("read")), rows);
+}
+
+#[test]
+fn concurrent_readers_see_every_row_exactly_once_while_partitions_compact() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let dir = DataDir::open(root).expect("open");
+    let mut stores = Vec::new();
+    for partition in 0..6 {
+        let (mut store, _) = loaded(&dir, partition);
+        for i in 0..4 {
+            let value = i64::from(partition) * 10 + i;
+            let rows = calls(&[
+                ("acme", Some(DAY0_MS), value),
+                ("beta", Some(DAY0_MS), value),
+            ]);
+            commit(&mut store, i + 1, b"s", &[(&CALLS, rows)], &[]);
+        }
+        stores.push(store);
+    }
+    let rows = rows_of(&read_table(root, "calls").expect("read"));
+    assert_eq!(rows.len(), 48);
+
+    let stop = AtomicBool::new(false);
+    // A rendezvous channel: the reader reports each complete read and waits until the
+    // writer takes the report, so at most one compaction overlaps any read (and
+    // `read_table`'s three listings always suffice).
+    let (done, reads) = mpsc::sync_channel::<()>(0);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                let read = read_table(root, "calls").expect("read during compaction");
+                assert_eq!(rows_of(&read), rows, "a row seen twice or not at all");
+                if done.send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        for store in &mut stores {
+            reads.recv().expect("the reader is alive");
+            let stats = compact(store, 4);
+            assert_eq!(stats.output_files, 2);
+        }
+        reads.recv().expect("the reader is alive");
+        stop.store(true, Ordering::SeqCst);
+        drop(reads);
+    });
+    assert_eq!(visible_files(root, "calls").expect("list").len(), 12);
+    assert_eq!(rows_of(&read_table(root, "calls").expect("read")), rows);
+}

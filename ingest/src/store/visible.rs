@@ -43,7 +43,9 @@ pub struct VisibleFile {
 /// written, leftovers of a crash) are not listed. An empty or missing root lists nothing.
 ///
 /// A writer may delete a provisional file listed here as soon as its partition commits
-/// again: a reader that gets `NotFound` should list again.
+/// again, and a final file as soon as its partition compacts it into a larger one: a
+/// reader that gets `NotFound` should list again (the new listing names the rows'
+/// new file, and never the old and the new file together).
 ///
 /// # Errors
 /// [`StoreError::InvalidName`] for an invalid table name, [`StoreError::ReadDir`], and the
@@ -107,8 +109,8 @@ fn visible(
 /// in path order. For tests and command-line tools: the query layer scans the same files
 /// through DataFusion instead.
 ///
-/// If a listed file is deleted before it is read (its partition committed meanwhile), the
-/// files are listed again, up to three times in all.
+/// If a listed file is deleted before it is read (its partition committed or compacted
+/// meanwhile), the files are listed again, up to three times in all.
 ///
 /// # Errors
 /// Those of [`visible_files`], and [`StoreError::OpenSegment`],
