@@ -43,7 +43,7 @@ use ccpulse_tests::aggregate::{
     TestTopics, assert_events_exactly_once, assert_same_tables, produce_one_per_batch, read_tables,
     simulated, without_anomalies,
 };
-use ccpulse_tests::{brokers, unique_name};
+use ccpulse_tests::{Rng, brokers, unique_name};
 use serde_json::Value;
 
 /// Seed of the kill points, unless `CCPULSE_CRASH_SEED` gives another.
@@ -63,21 +63,9 @@ const CHECKPOINT_EVERY: u64 = 3_000;
 /// Upper bound for any one wait.
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// A small deterministic PRNG (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-
-    fn millis(&mut self, max: u64) -> Duration {
-        Duration::from_millis(self.below(max + 1))
-    }
+/// A random delay of at most `max` milliseconds.
+fn millis(rng: &mut Rng, max: u64) -> Duration {
+    Duration::from_millis(rng.below(max + 1))
 }
 
 /// When to kill a running `ccpulse ingest`.
@@ -98,10 +86,10 @@ impl KillPoint {
         match kind % 3 {
             0 => Self::AfterCheckpoints {
                 checkpoints: 1 + rng.below(4),
-                delay: rng.millis(20),
+                delay: millis(rng, 20),
             },
             1 => Self::BetweenCheckpoints {
-                delay: rng.millis(400),
+                delay: millis(rng, 400),
             },
             _ => Self::DuringCheckpoint,
         }

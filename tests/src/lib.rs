@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`brokers`], [`unique_name`], [`create_topic`]: set-up.
 //! - [`consume_all`]: read a topic back from the beginning.
+//! - [`Rng`]: a seeded PRNG, so a failing random test can be replayed.
 //! - [`aggregate`]: simulate and produce events, run the aggregator, read its tables
 //!   (and the raw `events` table) back.
 
@@ -132,4 +133,25 @@ pub fn consume_all(
         }
     }
     Ok(messages)
+}
+
+/// A small deterministic PRNG (splitmix64): the same seed gives the same numbers on
+/// every platform, so a failing random test can be replayed from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
 }

@@ -12,17 +12,16 @@ use std::time::{Duration, Instant};
 use ccpulse_ingest::aggregate::Aggregator;
 use ccpulse_ingest::consume::{self, CancellationToken, DeadLetterKind, RunMode};
 use ccpulse_ingest::fold::reference::fold_all;
-use ccpulse_ingest::fold::rows::Tables;
 use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::store::DataDir;
 use ccpulse_ingest::{RunStats, tables};
-use ccpulse_sample_data::simulate::{SimConfig, Simulator};
 use ccpulse_schemas::settings::TenantSettings;
 use ccpulse_schemas::v1::{Event, decode};
 use ccpulse_tests::aggregate::{
-    TestTopics, ingest_until_caught_up, produce, read_tables, without_anomalies,
+    TestTopics, assert_same_tables, ingest_until_caught_up, produce, read_tables, simulated,
+    without_anomalies,
 };
-use ccpulse_tests::{consume_all, test_settings, unique_name};
+use ccpulse_tests::{Rng, consume_all, test_settings, unique_name};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 
@@ -59,30 +58,6 @@ fn fixture(name: &str) -> (Vec<Event<'static>>, FoldConfig) {
     (events, config)
 }
 
-fn assert_same_tables(actual: &Tables, expected: &Tables, what: &str) {
-    assert_eq!(
-        actual.interactions, expected.interactions,
-        "{what}: interactions"
-    );
-    assert_eq!(
-        actual.agent_states, expected.agent_states,
-        "{what}: agent_states"
-    );
-    assert_eq!(
-        actual.queue_intervals, expected.queue_intervals,
-        "{what}: queue_intervals"
-    );
-    assert_eq!(
-        actual.agent_intervals, expected.agent_intervals,
-        "{what}: agent_intervals"
-    );
-    assert_eq!(
-        actual.campaign_intervals, expected.campaign_intervals,
-        "{what}: campaign_intervals"
-    );
-    assert!(actual == expected, "{what}: tables differ");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_through_the_broker_gives_the_reference_tables() {
     let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
@@ -116,19 +91,6 @@ async fn every_fixture_through_the_broker_gives_the_reference_tables() {
     }
 }
 
-/// A small deterministic PRNG (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 /// Arrival order within the lateness: each event (and each injected duplicate, one in
 /// `duplicate_every`) arrives at a random time up to `lateness_ms` after it happened.
 fn shuffled_with_duplicates(
@@ -146,34 +108,6 @@ fn shuffled_with_duplicates(
     }
     keyed.sort_unstable();
     keyed.into_iter().map(|(_, i)| events[i].clone()).collect()
-}
-
-/// `duration_ms` of simulated traffic from `start_h` hours after the simulator's start.
-fn simulated(
-    seed: u64,
-    start_h: i64,
-    duration_ms: i64,
-    tenants: u32,
-) -> (Vec<Event<'static>>, FoldConfig) {
-    let sim = Simulator::new(SimConfig {
-        seed,
-        start_ms: SimConfig::DEFAULT_START_MS + start_h * 3_600_000,
-        duration_ms,
-        tenants,
-        scale: 1.0,
-    })
-    .unwrap();
-    let mut config = FoldConfig::default();
-    for profile in sim.tenants() {
-        config.tenants.insert(
-            profile.tenant_id.clone(),
-            TenantSettings {
-                timezone: profile.timezone,
-                ..TenantSettings::default()
-            },
-        );
-    }
-    (sim.collect(), config)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

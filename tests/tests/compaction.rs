@@ -14,43 +14,14 @@ use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::store::{CompactionPolicy, DataDir, read_table, visible_files};
 use ccpulse_ingest::tables;
-use ccpulse_sample_data::simulate::{SimConfig, Simulator};
-use ccpulse_schemas::settings::TenantSettings;
 use ccpulse_schemas::v1::Event;
-use ccpulse_tests::aggregate::{read_tables, without_anomalies};
+use ccpulse_tests::aggregate::{read_tables, simulated, without_anomalies};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
 const TOPIC: &str = "ccpulse.events";
 /// Events between two checkpoints: small, so that final segments pile up fast.
 const CHECKPOINT_EVERY: usize = 40;
-
-fn simulated(
-    seed: u64,
-    start_h: i64,
-    duration_ms: i64,
-    tenants: u32,
-) -> (Vec<Event<'static>>, FoldConfig) {
-    let sim = Simulator::new(SimConfig {
-        seed,
-        start_ms: SimConfig::DEFAULT_START_MS + start_h * 3_600_000,
-        duration_ms,
-        tenants,
-        scale: 1.0,
-    })
-    .unwrap();
-    let mut config = FoldConfig::default();
-    for profile in sim.tenants() {
-        config.tenants.insert(
-            profile.tenant_id.clone(),
-            TenantSettings {
-                timezone: profile.timezone,
-                ..TenantSettings::default()
-            },
-        );
-    }
-    (sim.collect(), config)
-}
 
 /// (table, tenant, date) → (final files, rows in them).
 type Groups = BTreeMap<(String, String, String), (usize, u64)>;
