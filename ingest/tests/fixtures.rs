@@ -3,20 +3,18 @@
 //! `expected.json`. The reference fold must give the same.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ccpulse_ingest::fold::Fold;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::fold::rows::Tables;
-use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_schemas::metrics::SlFormula;
-use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::{DialResult, Event, PreviewAction, decode};
+use ccpulse_schemas::v1::{DialResult, PreviewAction};
 use serde_json::{Value, json};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
-}
+mod support;
+
+use support::{Fixture as Scenario, load, names as scenarios};
 
 fn ts(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -27,55 +25,6 @@ fn ts(ms: i64) -> String {
 
 fn ts_opt(ms: Option<i64>) -> Value {
     ms.map_or(Value::Null, |ms| Value::String(ts(ms)))
-}
-
-struct Scenario {
-    name: String,
-    events: Vec<Event<'static>>,
-    expected: Value,
-    config: FoldConfig,
-}
-
-fn load(name: &str) -> Scenario {
-    let dir = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
-    let events = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| decode(l.as_bytes()).unwrap().into_owned())
-        .collect();
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let s = &expected["settings"];
-    let tenant: TenantSettings = serde_json::from_value(json!({
-        "timezone": s["timezone"],
-        "business_hours": s["business_hours"],
-        "queues": s["queues"],
-    }))
-    .unwrap();
-    let config = FoldConfig {
-        allowed_lateness_ms: s["allowed_lateness_ms"].as_i64().unwrap(),
-        tenants: [("acme".to_owned(), tenant)].into(),
-        ..FoldConfig::default()
-    };
-    Scenario {
-        name: name.to_owned(),
-        events,
-        expected,
-        config,
-    }
-}
-
-fn scenarios() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("expected.json").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert!(names.len() >= 5, "fixtures missing: {names:?}");
-    names
 }
 
 /// The incremental fold, finalising after every event: final + provisional rows, and

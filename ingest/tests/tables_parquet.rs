@@ -3,69 +3,27 @@
 //! for every fixture of `sample-data/fixtures/`.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use ccpulse_ingest::fold::Fold;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::fold::rows::Tables;
-use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::store::{Commit, DataDir, TableSpec, read_table};
 use ccpulse_ingest::tables::{self, DERIVED};
-use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::{Event, decode};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use serde_json::{Value, json};
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
-}
+mod support;
 
-struct Fixture {
-    name: String,
-    events: Vec<Event<'static>>,
-    config: FoldConfig,
-}
+use support::Fixture;
 
-/// Loads a fixture's events and settings (as `tests/fixtures.rs` does).
-fn load(name: &str) -> Fixture {
-    let dir = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
-    let events = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| decode(line.as_bytes()).unwrap().into_owned())
-        .collect();
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let s = &expected["settings"];
-    let tenant: TenantSettings = serde_json::from_value(json!({
-        "timezone": s["timezone"],
-        "business_hours": s["business_hours"],
-        "queues": s["queues"],
-    }))
-    .unwrap();
-    Fixture {
-        name: name.to_owned(),
-        events,
-        config: FoldConfig {
-            allowed_lateness_ms: s["allowed_lateness_ms"].as_i64().unwrap(),
-            tenants: [("acme".to_owned(), tenant)].into(),
-            ..FoldConfig::default()
-        },
-    }
-}
-
+/// Every fixture.
 fn fixtures() -> Vec<Fixture> {
-    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("expected.json").exists())
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert!(names.len() >= 5, "fixtures missing: {names:?}");
-    names.iter().map(|name| load(name)).collect()
+    support::names()
+        .iter()
+        .map(|name| support::load(name))
+        .collect()
 }
 
 fn schema_of(table: &str) -> SchemaRef {

@@ -16,7 +16,7 @@ use ccpulse_ingest::consume::{self, CancellationToken, ConsumerSettings, RunMode
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::fold::rows::Tables;
 use ccpulse_ingest::store::{DataDir, read_table};
-use ccpulse_ingest::{EventProducer, RunStats, RunSummary, tables};
+use ccpulse_ingest::{EventProducer, KafkaSettings, RunStats, RunSummary, tables};
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
 use ccpulse_schemas::settings::TenantSettings;
 use ccpulse_schemas::v1::Event;
@@ -74,8 +74,12 @@ impl TestTopics {
 /// # Errors
 /// When the broker does not acknowledge every event.
 pub async fn produce(topic: &str, events: &[Event<'_>]) -> Result<()> {
-    let settings = test_settings().with("linger.ms", "5");
-    let mut producer = EventProducer::new(&settings, topic)?;
+    produce_with(&test_settings().with("linger.ms", "5"), topic, events).await
+}
+
+/// Produces `events` to `topic` with the producer settings `settings`.
+async fn produce_with(settings: &KafkaSettings, topic: &str, events: &[Event<'_>]) -> Result<()> {
+    let mut producer = EventProducer::new(settings, topic)?;
     for event in events {
         producer
             .send(&event.tenant_id, event.to_json().as_bytes())
@@ -329,15 +333,5 @@ pub async fn produce_one_per_batch(topic: &str, events: &[Event<'_>]) -> Result<
     let settings = test_settings()
         .with("batch.num.messages", "1")
         .with("linger.ms", "0");
-    let mut producer = EventProducer::new(&settings, topic)?;
-    for event in events {
-        producer
-            .send(&event.tenant_id, event.to_json().as_bytes())
-            .await?;
-    }
-    let stats = producer.finish().await?;
-    if stats.delivered != events.len() as u64 {
-        bail!("{} of {} events delivered", stats.delivered, events.len());
-    }
-    Ok(())
+    produce_with(&settings, topic, events).await
 }
