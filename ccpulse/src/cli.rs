@@ -37,6 +37,8 @@ pub(crate) enum Command {
     Config(ConfigCommand),
     /// Consume the events topic into the data directory (the aggregator alone).
     Ingest(IngestArgs),
+    /// Run one read-only SQL query over a tenant's tables in the data directory.
+    Sql(SqlArgs),
 }
 
 /// Where events go: an NDJSON file, or a Kafka topic.
@@ -186,4 +188,40 @@ pub(crate) struct IngestArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SqlArgs {
+    /// The query (`-` reads it from standard input). Only queries run: DDL, DML, COPY
+    /// and SET are refused. Tables: events, interactions, agent_states, queue_intervals,
+    /// agent_intervals, campaign_intervals, queue_live, agent_live.
+    #[arg(value_name = "QUERY")]
+    pub(crate) query: String,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The tables' directory; overrides `storage.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Whose rows the query sees (needed when the directory holds several tenants).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    pub(crate) format: SqlFormat,
+    /// Most rows the query may return (default 100 000); a larger result is an error.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_rows: Option<usize>,
+}
+
+/// How `ccpulse sql` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SqlFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
 }

@@ -6,6 +6,7 @@ mod import;
 mod ingest;
 mod replay;
 mod simulate;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -22,5 +23,6 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode> {
         Command::Replay(args) => replay::run(args).await,
         Command::Config(ConfigCommand::Check(args)) => config::check(args).await,
         Command::Ingest(args) => ingest::run(args).await,
+        Command::Sql(args) => sql::run(args).await,
     }
 }

@@ -5,7 +5,7 @@
 //! Commands that need it call [`load_from_process`] (or [`load`] with an explicit
 //! environment, as the tests do), then [`Config::apply_flags`] with their own flags, and
 //! hand each crate its part: [`Config::kafka`], [`Config::consumer`], [`Config::fold`],
-//! [`Config::data_dir`], [`Config::server`].
+//! [`Config::data_dir`], [`Config::server`], [`Config::query`].
 //!
 //! # Layout
 //! - `file`: the TOML shape, one struct per section, with the built-in defaults.
@@ -30,7 +30,10 @@ use toml::{Table, Value};
 
 use env::Overrides;
 pub(crate) use error::{ConfigError, Origin, Problem};
-use file::{AggregationSection, ConfigFile, KafkaSection, ServerSection, StorageSection};
+use ccpulse_query::QueryConfig;
+use file::{
+    AggregationSection, ConfigFile, KafkaSection, QuerySection, ServerSection, StorageSection,
+};
 
 /// What a redacted librdkafka property shows instead of its value.
 const REDACTED: &str = "***";
@@ -49,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) fold: Arc<FoldConfig>,
     /// The HTTP API.
     pub(crate) server: ServerConfig,
+    /// Analyst SQL: the query runtime and each query's limits, checked.
+    pub(crate) query: QueryConfig,
     /// The file the configuration was read from, if any.
     pub(crate) source_file: Option<PathBuf>,
     /// The `CCPULSE__…` variables that were applied, in the order they were applied.
@@ -300,6 +305,7 @@ impl Config {
             server: ServerSection {
                 listen: self.server.listen.to_string(),
             },
+            query: QuerySection::from(&self.query),
         }
     }
 
@@ -326,6 +332,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("fold", &self.fold)
             .field("server", &self.server)
+            .field("query", &self.query)
             .field("source_file", &self.source_file)
             .field("env_vars", &self.env_vars)
             .finish()

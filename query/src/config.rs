@@ -83,8 +83,9 @@ pub fn default_max_concurrent() -> usize {
 }
 
 impl QueryConfig {
-    /// Every problem with the settings, one message each (empty when valid).
-    pub fn problems(&self) -> Vec<String> {
+    /// Every problem with the settings as (key, message) pairs, keys as in the `[query]`
+    /// section of the configuration file (empty when valid).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         let positive = [
             ("threads", self.threads),
@@ -95,11 +96,11 @@ impl QueryConfig {
         ];
         for (name, value) in positive {
             if value == 0 {
-                problems.push(format!("{name} must be at least 1"));
+                problems.push((name, "must be at least 1".to_owned()));
             }
         }
         if self.limits.time_limit.is_zero() {
-            problems.push("time_limit must be longer than 0 s".to_owned());
+            problems.push(("time_limit", "must be longer than 0 s".to_owned()));
         }
         problems
     }

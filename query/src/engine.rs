@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccpulse_schemas::source::{Snapshot, TableDef, TableSource};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -32,6 +33,7 @@ use crate::catalog;
 use crate::config::QueryConfig;
 use crate::error::{Error, Result};
 use crate::guard;
+use crate::reports::{self, ReportDef, ReportParams};
 
 /// How many times a query runs when files vanish under it (see the module docs).
 const ATTEMPTS: usize = 2;
@@ -79,6 +81,7 @@ pub struct QueryEngine {
     config: Arc<QueryConfig>,
     runtime: QueryRuntime,
     slots: Arc<Semaphore>,
+    reports: Arc<[ReportDef]>,
 }
 
 impl QueryEngine {
@@ -97,6 +100,7 @@ impl QueryEngine {
             tables: source.tables().into(),
             source,
             slots: Arc::new(Semaphore::new(config.limits.max_concurrent.max(1))),
+            reports: reports::catalog().into(),
             config: Arc::new(config),
             runtime: QueryRuntime(Some(runtime)),
         })
@@ -110,6 +114,41 @@ impl QueryEngine {
     /// The settings in effect.
     pub fn config(&self) -> &QueryConfig {
         &self.config
+    }
+
+    /// The report catalog.
+    pub fn reports(&self) -> &[ReportDef] {
+        &self.reports
+    }
+
+    /// Runs the catalog's report `name` with the parameters `params` (name, value) over
+    /// `scope`'s rows; `now` decides the default range ("today").
+    ///
+    /// # Errors
+    /// [`Error::UnknownReport`], [`Error::InvalidParam`], and those of
+    /// [`QueryEngine::sql`].
+    pub async fn report(
+        &self,
+        scope: &TenantScope,
+        name: &str,
+        params: &[(String, String)],
+        now: DateTime<Utc>,
+    ) -> Result<QueryOutput> {
+        let report = self
+            .reports
+            .iter()
+            .find(|report| report.name == name)
+            .ok_or_else(|| Error::UnknownReport {
+                name: name.to_owned(),
+                available: self
+                    .reports
+                    .iter()
+                    .map(|report| report.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let params = ReportParams::parse(report, params, scope.timezone, now)?;
+        self.sql(scope, &(report.sql)(&params)).await
     }
 
     /// Runs `sql` over `scope`'s rows and returns the whole result.

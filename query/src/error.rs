@@ -74,6 +74,14 @@ pub enum Error {
         source: Box<DataFusionError>,
     },
 
+    /// No report of that name in the catalog.
+    #[error("no report named {name:?}; the catalog has {available}")]
+    UnknownReport { name: String, available: String },
+
+    /// A report parameter is unknown or has a value the report cannot take.
+    #[error("report parameter {name}: {message}")]
+    InvalidParam { name: String, message: String },
+
     /// The tenant id is not one the event contract allows.
     #[error("invalid tenant id {tenant_id:?}: expected 1-64 characters of [A-Za-z0-9_.-]")]
     InvalidTenant { tenant_id: String },
@@ -105,6 +113,8 @@ impl Error {
             | Error::RowLimit { .. }
             | Error::MemoryLimit { .. }
             | Error::Execute { .. }
+            | Error::UnknownReport { .. }
+            | Error::InvalidParam { .. }
             | Error::InvalidTenant { .. } => true,
             Error::Snapshot { .. }
             | Error::Storage { .. }
@@ -125,6 +135,8 @@ impl Error {
             Error::Execute { .. } => "query_failed",
             Error::Snapshot { .. } => "tables_unavailable",
             Error::Storage { .. } => "storage_failed",
+            Error::UnknownReport { .. } => "unknown_report",
+            Error::InvalidParam { .. } => "invalid_parameter",
             Error::InvalidTenant { .. } => "invalid_tenant",
             Error::StartRuntime { .. } | Error::Task { .. } => "internal",
         }

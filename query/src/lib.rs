@@ -21,12 +21,14 @@
 //! - `table`: the table provider over one snapshot table (date pruning, union).
 //! - `guard`: the read-only rules.
 //! - [`export`]: results as CSV and JSON files.
+//! - [`reports`]: the report catalog: named, parameterised SQL reports.
 //! - [`functions`]: the ccpulse SQL functions (`time_bucket`, `service_level`, ...).
 //! - `error`: [`Error`], with [`Error::is_client_error`] and [`Error::code`] for the API.
 
 pub mod config;
 pub mod export;
 pub mod functions;
+pub mod reports;
 
 mod catalog;
 mod engine;

@@ -2,8 +2,9 @@
 //! built-in defaults. Every struct denies unknown keys, so a typo fails at start-up
 //! instead of silently keeping a default.
 //!
-//! The defaults of the consumer and aggregation sections are those of the library
-//! types they become (`ConsumerSettings::default()`, `FoldConfig::default()`), so each
+//! The defaults of the consumer, aggregation and query sections are those of the library
+//! types they become (`ConsumerSettings::default()`, `FoldConfig::default()`,
+//! `QueryConfig::default()`), so each
 //! default is written down in one place only.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use ccpulse_ingest::ConsumerSettings;
 use ccpulse_ingest::fold::FoldConfig;
+use ccpulse_query::{QueryConfig, QueryLimits};
 use ccpulse_schemas::settings::TenantSettings;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,7 @@ pub(crate) struct ConfigFile {
     /// `inherit_tenant_defaults`).
     pub(crate) tenants: BTreeMap<String, TenantSettings>,
     pub(crate) server: ServerSection,
+    pub(crate) query: QuerySection,
 }
 
 /// `[kafka]`: where the brokers are and how to talk to them (producers and consumers).
@@ -231,6 +234,59 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+        }
+    }
+}
+
+/// `[query]`: analyst SQL (`ccpulse sql`, the HTTP API, reports); see [`QueryConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct QuerySection {
+    /// Threads of the query runtime, apart from ingest's.
+    pub(crate) threads: usize,
+    /// Streams a scan or aggregate is split into.
+    pub(crate) target_partitions: usize,
+    /// Longest a query may run, from planning to its last row.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) time_limit: Duration,
+    /// Most rows a query may return.
+    pub(crate) max_rows: usize,
+    /// Memory of one query's operators; no spilling to disk.
+    pub(crate) memory_limit_bytes: usize,
+    /// Queries running at once; more wait for a slot.
+    pub(crate) max_concurrent: usize,
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        Self::from(&QueryConfig::default())
+    }
+}
+
+impl From<&QueryConfig> for QuerySection {
+    fn from(config: &QueryConfig) -> Self {
+        Self {
+            threads: config.threads,
+            target_partitions: config.target_partitions,
+            time_limit: config.limits.time_limit,
+            max_rows: config.limits.max_rows,
+            memory_limit_bytes: config.limits.memory_limit_bytes,
+            max_concurrent: config.limits.max_concurrent,
+        }
+    }
+}
+
+impl From<&QuerySection> for QueryConfig {
+    fn from(section: &QuerySection) -> Self {
+        Self {
+            threads: section.threads,
+            target_partitions: section.target_partitions,
+            limits: QueryLimits {
+                time_limit: section.time_limit,
+                max_rows: section.max_rows,
+                memory_limit_bytes: section.memory_limit_bytes,
+                max_concurrent: section.max_concurrent,
+            },
         }
     }
 }

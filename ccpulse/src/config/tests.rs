@@ -361,6 +361,21 @@ fn each_invalid_value_is_reported_under_its_key() {
             "server.listen",
             "not a socket address",
         ),
+        (
+            "[query]\ntime_limit = \"0s\"",
+            "query.time_limit",
+            "must be longer than 0 s",
+        ),
+        (
+            "[query]\nmax_rows = 0",
+            "query.max_rows",
+            "must be at least 1",
+        ),
+        (
+            "[query]\nmemory_limit = 5",
+            "query.memory_limit",
+            "unknown field",
+        ),
         ("[kafka]\nbrokers = \"\"", "kafka.brokers", "is empty"),
         (
             "[kafka]\nbrokers = \"a:1,,b:2\"",

@@ -11,6 +11,8 @@ use ccpulse_schemas::settings::TenantSettings;
 
 use super::env::Overrides;
 use super::file::{AggregationSection, ConfigFile, ConsumerSection, KafkaSection};
+use ccpulse_query::QueryConfig;
+
 use super::{Config, ConfigError, Origin, Problem, ServerConfig};
 
 /// librdkafka properties that have a key of their own, or that the consumer runtime
@@ -108,6 +110,10 @@ pub(super) fn resolve(
             SocketAddr::from(([127, 0, 0, 1], 0))
         }
     };
+    let query = QueryConfig::from(&file.query);
+    for (key, message) in query.problems() {
+        problems.push(format!("query.{key}"), message);
+    }
     if !problems.list.is_empty() {
         return Err(ConfigError::Invalid {
             origin,
@@ -124,6 +130,7 @@ pub(super) fn resolve(
         data_dir: file.storage.data_dir,
         fold: Arc::new(fold),
         server: ServerConfig { listen },
+        query,
         source_file,
         env_vars: overrides.vars(),
     })

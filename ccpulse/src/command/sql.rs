@@ -1,0 +1,111 @@
+//! `ccpulse sql`: one analyst query over the tables in a data directory, printed as a
+//! table, CSV or JSON. It reads what the aggregator committed (final and provisional
+//! segments); the live tail of a running ingest is served by `ccpulse serve`'s HTTP API.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use ccpulse_ingest::source::StoreSource;
+use ccpulse_query::export::{TextFormat, write_text};
+use ccpulse_query::{QueryEngine, TenantScope};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+
+use crate::cli::{SqlArgs, SqlFormat};
+use crate::config::{self, FlagOverrides};
+
+/// Exit status for a query that was refused or failed because of its text (or for an
+/// invalid configuration): the caller must change something.
+const CLIENT_ERROR: u8 = 2;
+
+pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
+    let mut config = match config::load_from_process(args.config.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {:#}", anyhow::Error::new(error));
+            return Ok(ExitCode::from(CLIENT_ERROR));
+        }
+    };
+    if let Err(error) = config.apply_flags(FlagOverrides {
+        data_dir: args.data_dir.clone(),
+        ..FlagOverrides::default()
+    }) {
+        eprintln!("error: {:#}", anyhow::Error::new(error));
+        return Ok(ExitCode::from(CLIENT_ERROR));
+    }
+    let sql = match args.query.as_str() {
+        "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the query from standard input")?;
+            text
+        }
+        text => text.to_owned(),
+    };
+    if !config.data_dir.is_dir() {
+        bail!(
+            "no data directory at `{}` (give --data-dir, or run `ccpulse ingest` first)",
+            config.data_dir.display()
+        );
+    }
+    let source = StoreSource::new(config.data_dir.clone());
+    let tenant_id = match args.tenant {
+        Some(tenant) => tenant,
+        None => only_tenant(&source)?,
+    };
+    let timezone = config.fold.tenant(&tenant_id).timezone;
+    let mut query_config = config.query.clone();
+    if let Some(max_rows) = args.max_rows {
+        query_config.limits.max_rows = max_rows;
+    }
+    let engine = QueryEngine::new(Arc::new(source), query_config)?;
+    let scope = TenantScope::new(tenant_id, timezone);
+    let output = match engine.sql(&scope, &sql).await {
+        Ok(output) => output,
+        Err(error) if error.is_client_error() => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(CLIENT_ERROR));
+        }
+        Err(error) => return Err(error).context("the query failed"),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        SqlFormat::Table => {
+            let table = pretty_format_batches(&output.batches).context("formatting the result")?;
+            writeln!(stdout, "{table}")?;
+        }
+        SqlFormat::Csv => write_text(&mut stdout, TextFormat::Csv, &output.schema, &output.batches)?,
+        SqlFormat::Json => {
+            write_text(&mut stdout, TextFormat::Json, &output.schema, &output.batches)?;
+            writeln!(stdout)?;
+        }
+        SqlFormat::Ndjson => {
+            write_text(&mut stdout, TextFormat::Ndjson, &output.schema, &output.batches)?
+        }
+    }
+    stdout.flush()?;
+    eprintln!(
+        "{} row{} of tenant {} in {:.3} s",
+        output.rows,
+        if output.rows == 1 { "" } else { "s" },
+        scope.tenant_id,
+        output.elapsed.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tenant of a data directory that holds exactly one.
+fn only_tenant(source: &StoreSource) -> Result<String> {
+    let tenants = source.tenants().context("listing the tenants")?;
+    match tenants.as_slice() {
+        [tenant] => Ok(tenant.clone()),
+        [] => bail!("the data directory holds no tables yet"),
+        many => bail!(
+            "the data directory holds {} tenants; choose one with --tenant ({})",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
