@@ -22,7 +22,9 @@
 //! - `guard`: the read-only rules.
 //! - [`export`]: results as CSV and JSON files.
 //! - [`reports`]: the report catalog: named, parameterised SQL reports.
-//! - [`functions`]: the ccpulse SQL functions (`time_bucket`, `service_level`, ...).
+//! - [`functions`]: ccpulse's SQL functions (`time_bucket`, `wait_within`,
+//!   `service_level`, `wait_percentile`, `histogram_sum`, `map_sum`), registered on every
+//!   session.
 //! - `error`: [`Error`], with [`Error::is_client_error`] and [`Error::code`] for the API.
 
 pub mod config;
