@@ -29,6 +29,13 @@ pub struct QueryLimits {
     /// Queries running at once; more wait for a slot (the wait counts towards the time
     /// limit). Default 4.
     pub max_concurrent: usize,
+    /// Wall-clock time of a streamed download, from planning to the last row written.
+    /// Default 10 minutes: a month of interaction detail takes seconds to read, but the
+    /// client may be slow to take it.
+    pub export_time_limit: Duration,
+    /// Rows a streamed download may hold. Default 5 000 000 (XLSX stops at 1 048 576 by
+    /// itself; CSV and Parquet go further).
+    pub export_max_rows: usize,
 }
 
 impl Default for QueryConfig {
@@ -48,6 +55,8 @@ impl Default for QueryLimits {
             max_rows: default_max_rows(),
             memory_limit_bytes: default_memory_limit_bytes(),
             max_concurrent: default_max_concurrent(),
+            export_time_limit: default_export_time_limit(),
+            export_max_rows: default_export_max_rows(),
         }
     }
 }
@@ -82,6 +91,16 @@ pub fn default_max_concurrent() -> usize {
     4
 }
 
+/// The default of [`QueryLimits::export_time_limit`].
+pub fn default_export_time_limit() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// The default of [`QueryLimits::export_max_rows`].
+pub fn default_export_max_rows() -> usize {
+    5_000_000
+}
+
 impl QueryConfig {
     /// Every problem with the settings as (key, message) pairs, keys as in the `[query]`
     /// section of the configuration file (empty when valid).
@@ -93,6 +112,7 @@ impl QueryConfig {
             ("max_rows", self.limits.max_rows),
             ("memory_limit_bytes", self.limits.memory_limit_bytes),
             ("max_concurrent", self.limits.max_concurrent),
+            ("export_max_rows", self.limits.export_max_rows),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -101,6 +121,9 @@ impl QueryConfig {
         }
         if self.limits.time_limit.is_zero() {
             problems.push(("time_limit", "must be longer than 0 s".to_owned()));
+        }
+        if self.limits.export_time_limit.is_zero() {
+            problems.push(("export_time_limit", "must be longer than 0 s".to_owned()));
         }
         problems
     }

@@ -26,7 +26,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use tokio::sync::Semaphore;
+use datafusion::execution::SendableRecordBatchStream;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::catalog;
@@ -201,6 +202,63 @@ impl QueryEngine {
     }
 }
 
+impl QueryEngine {
+    /// Runs `sql` over `scope`'s rows and hands the result over batch by batch, for
+    /// downloads too large to hold: at most two batches wait in memory, and a slow reader
+    /// slows the query down. The export limits apply ([`QueryLimits::export_time_limit`]
+    /// over the whole transfer, [`QueryLimits::export_max_rows`]); the memory limit as
+    /// for any query.
+    ///
+    /// [`QueryLimits::export_time_limit`]: crate::QueryLimits::export_time_limit
+    /// [`QueryLimits::export_max_rows`]: crate::QueryLimits::export_max_rows
+    ///
+    /// # Errors
+    /// Those of [`QueryEngine::sql`] that happen before the first row; later ones
+    /// (the time or row limit, a failing file) end the stream with an error item.
+    pub async fn stream(&self, scope: &TenantScope, sql: &str) -> Result<QueryStream> {
+        check_tenant(&scope.tenant_id)?;
+        guard::check_statement(sql)?;
+        let job = Job {
+            source: Arc::clone(&self.source),
+            tables: Arc::clone(&self.tables),
+            config: Arc::clone(&self.config),
+            slots: Arc::clone(&self.slots),
+            scope: scope.clone(),
+            sql: sql.to_owned(),
+        };
+        let limits = &self.config.limits;
+        let (time_limit, max_rows) = (limits.export_time_limit, limits.export_max_rows);
+        let (schema_tx, schema_rx) = oneshot::channel();
+        let (batch_tx, batch_rx) = mpsc::channel(2);
+        let timeout_tx = batch_tx.clone();
+        let handle = self.runtime.handle().spawn(async move {
+            let run = job.stream_into(max_rows, schema_tx, batch_tx);
+            if tokio::time::timeout(time_limit, run).await.is_err() {
+                let _ = timeout_tx
+                    .send(Err(Error::TimeLimit { limit: time_limit }))
+                    .await;
+            }
+        });
+        let task = AbortOnDrop(handle);
+        let schema = match schema_rx.await {
+            Ok(schema) => schema?,
+            // The task ended without a schema: only the time limit does that.
+            Err(_) => {
+                let mut batches = batch_rx;
+                return Err(match batches.recv().await {
+                    Some(Err(err)) => err,
+                    _ => Error::TimeLimit { limit: time_limit },
+                });
+            }
+        };
+        Ok(QueryStream {
+            schema,
+            batches: batch_rx,
+            _task: task,
+        })
+    }
+}
+
 /// Everything a query needs on the query runtime.
 struct Job {
     source: Arc<dyn TableSource>,
@@ -250,24 +308,8 @@ impl Job {
     }
 
     async fn attempt(&self, snapshot: Snapshot) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let ctx = catalog::tenant_session(&self.tables, snapshot, &self.scope, &self.config)
-            .map_err(Error::from_planning)?;
-        let plan = ctx
-            .state()
-            .create_logical_plan(&self.sql)
-            .await
-            .map_err(Error::from_planning)?;
-        guard::verify_plan(&plan)?;
+        let (schema, mut stream) = self.execute(snapshot).await?;
         let memory_limit = self.config.limits.memory_limit_bytes;
-        let frame = ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(Error::from_planning)?;
-        let schema = Arc::clone(frame.schema().inner());
-        let mut stream = frame
-            .execute_stream()
-            .await
-            .map_err(|err| Error::from_execution(err, memory_limit))?;
         let max_rows = self.config.limits.max_rows;
         let mut rows = 0;
         let mut batches = Vec::new();
@@ -280,6 +322,101 @@ impl Job {
             batches.push(batch);
         }
         Ok((schema, batches))
+    }
+
+    /// Plans the query over `snapshot` and starts it.
+    async fn execute(&self, snapshot: Snapshot) -> Result<(SchemaRef, SendableRecordBatchStream)> {
+        let ctx = catalog::tenant_session(&self.tables, snapshot, &self.scope, &self.config)
+            .map_err(Error::from_planning)?;
+        let plan = ctx
+            .state()
+            .create_logical_plan(&self.sql)
+            .await
+            .map_err(Error::from_planning)?;
+        guard::verify_plan(&plan)?;
+        let frame = ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(Error::from_planning)?;
+        let schema = Arc::clone(frame.schema().inner());
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|err| Error::from_execution(err, self.config.limits.memory_limit_bytes))?;
+        Ok((schema, stream))
+    }
+
+    /// Streams the result into `batches` (the row cap being `max_rows`), after sending
+    /// the schema through `schema_tx`; errors go to whichever of the two is still open.
+    async fn stream_into(
+        self,
+        max_rows: usize,
+        schema_tx: oneshot::Sender<Result<SchemaRef>>,
+        batches: mpsc::Sender<Result<RecordBatch>>,
+    ) {
+        let _slot = self.slots.acquire().await;
+        let started = async {
+            let snapshot = self.snapshot().await?;
+            self.execute(snapshot).await
+        };
+        let (schema, mut stream) = match started.await {
+            Ok(started) => started,
+            Err(err) => {
+                let _ = schema_tx.send(Err(err));
+                return;
+            }
+        };
+        if schema_tx.send(Ok(schema)).is_err() {
+            return; // the caller went away
+        }
+        let memory_limit = self.config.limits.memory_limit_bytes;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|err| Error::from_execution(err, memory_limit));
+            if let Ok(batch) = &batch {
+                rows += batch.num_rows();
+                if rows > max_rows {
+                    let _ = batches.send(Err(Error::RowLimit { limit: max_rows })).await;
+                    return;
+                }
+            }
+            let failed = batch.is_err();
+            if batches.send(batch).await.is_err() || failed {
+                return;
+            }
+        }
+    }
+}
+
+/// A query result arriving batch by batch (see [`QueryEngine::stream`]). Dropping it
+/// cancels the query.
+#[derive(Debug)]
+pub struct QueryStream {
+    schema: SchemaRef,
+    batches: mpsc::Receiver<Result<RecordBatch>>,
+    _task: AbortOnDrop<()>,
+}
+
+impl QueryStream {
+    /// The result's columns.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// The next batch; `None` after the last one. An error ends the stream.
+    pub async fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
+        self.batches.recv().await
+    }
+}
+
+impl futures::Stream for QueryStream {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.batches.poll_recv(cx)
     }
 }
 
@@ -324,6 +461,7 @@ impl Drop for QueryRuntime {
 
 /// A task handle that aborts the task when dropped: a caller that gives up on a query
 /// (a closed HTTP connection) stops its work.
+#[derive(Debug)]
 struct AbortOnDrop<T>(JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {

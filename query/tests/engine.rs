@@ -560,3 +560,59 @@ async fn bad_tenants_and_bad_sql_are_client_errors() {
     }
 }
 
+
+#[tokio::test]
+async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = QueryLimits {
+        max_rows: 5,
+        export_max_rows: 46,
+        export_time_limit: Duration::from_millis(1500),
+        ..QueryLimits::default()
+    };
+    let engine = engine(two_tenants(dir.path()), limits);
+    let a = tenant("a");
+    // More rows than an interactive query may return, fewer than an export may.
+    let mut stream = engine
+        .stream(&a, "SELECT call_id FROM calls WHERE wait_ms < 9000 ORDER BY call_id")
+        .await
+        .expect("starts");
+    assert_eq!(stream.schema().field(0).name(), "call_id");
+    let mut ids = Vec::new();
+    while let Some(batch) = stream.next_batch().await {
+        let batch = batch.expect("batch");
+        let column = batch.column(0).as_any().downcast_ref::<StringArray>().expect("utf8");
+        ids.extend((0..column.len()).map(|i| column.value(i).to_owned()));
+    }
+    assert_eq!(ids.len(), 4 * 9 + 10);
+    assert!(ids.windows(2).all(|w| w[0] <= w[1]), "in order");
+
+    let mut stream = engine.stream(&a, "SELECT * FROM calls").await.expect("starts");
+    let mut last = None;
+    while let Some(item) = stream.next_batch().await {
+        last = Some(item);
+    }
+    assert!(
+        matches!(last, Some(Err(Error::RowLimit { limit: 46 }))),
+        "expected the export row cap, got {last:?}"
+    );
+
+    let mut stream = engine
+        .stream(&a, "SELECT count(*) FROM calls c1, calls c2, calls c3, calls c4, calls c5, calls c6")
+        .await
+        .expect("starts");
+    let mut last = None;
+    while let Some(item) = stream.next_batch().await {
+        last = Some(item);
+    }
+    assert!(
+        matches!(last, Some(Err(Error::TimeLimit { .. }))),
+        "expected the export time limit, got {last:?}"
+    );
+
+    // Refusals come before any row.
+    let err = engine.stream(&a, "DROP TABLE calls").await.expect_err("refused");
+    assert!(matches!(err, Error::Refused { .. }), "{err:?}");
+    let err = engine.stream(&a, "SELECT nope FROM calls").await.expect_err("plan");
+    assert_eq!(err.code(), "plan_failed");
+}

@@ -11,8 +11,10 @@
 //! - [`Rng`]: a seeded PRNG, so a failing random test can be replayed.
 //! - [`aggregate`]: simulate and produce events, run the aggregator, read its tables
 //!   (and the raw `events` table) back.
+//! - [`query`]: events folded in-process by the aggregator, served to a query engine.
 
 pub mod aggregate;
+pub mod query;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

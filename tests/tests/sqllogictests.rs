@@ -2,10 +2,10 @@
 //! against a fresh [`QueryEngine`] over one sample-data fixture (the file's first line
 //! says which: `# fixture: a-answered-hold-acw-abandons`).
 //!
-//! The fixture's events go through the real aggregator (the [`Aggregator`] pipeline,
-//! driven in-process without Kafka: the broker adds nothing to SQL), checkpointed once
-//! half-way, so every table is Parquet files *and* the in-memory tail, read through the
-//! same [`LiveSource`] the API uses. `queue_live` and `agent_live` come from the live view.
+//! The fixture's events go through the real aggregator ([`Folded`]: the pipeline driven
+//! in-process without Kafka, which adds nothing to SQL), checkpointed once half-way, so
+//! every table is Parquet files *and* the in-memory tail, read through the same source
+//! the API uses. `queue_live` and `agent_live` come from the live view.
 //!
 //! Run one file: `cargo test --workspace --locked --test sqllogictests -- functions`.
 //! Rewrite the expected results after a deliberate change:
@@ -17,12 +17,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
-use ccpulse_ingest::aggregate::{AggregateWorker, Aggregator};
-use ccpulse_ingest::consume::{PartitionWorker, Pipeline};
 use ccpulse_ingest::fold::FoldConfig;
-use ccpulse_ingest::source::LiveSource;
-use ccpulse_ingest::store::DataDir;
 use ccpulse_query::{QueryConfig, QueryEngine, TenantScope};
+use ccpulse_tests::query::Folded;
 use ccpulse_schemas::settings::TenantSettings;
 use ccpulse_schemas::v1::decode;
 use datafusion::arrow::array::Array;
@@ -33,8 +30,6 @@ use sqllogictest::{DBOutput, DefaultColumnType};
 
 /// The one tenant of every fixture.
 const TENANT: &str = "acme";
-/// `ingested_at` of every event: a fixed instant, so the `events` table is deterministic.
-const INGESTED_AT_MS: i64 = 1_763_337_600_000;
 
 fn slt_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/slt")
@@ -44,11 +39,10 @@ fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
 }
 
-/// A fixture folded into a data directory by the aggregator, still open (its tail and
-/// live view stay in memory while the engine reads them).
+/// A fixture folded by the aggregator (half committed, half in the tail), and the
+/// tenant's time zone.
 struct FoldedFixture {
-    _dir: tempfile::TempDir,
-    _worker: AggregateWorker,
+    _folded: Folded,
     engine: Arc<QueryEngine>,
     timezone: chrono_tz::Tz,
 }
@@ -57,6 +51,15 @@ fn fold_fixture(name: &str) -> Result<FoldedFixture> {
     let fixture = fixtures_dir().join(name);
     let text = std::fs::read_to_string(fixture.join("events.ndjson"))
         .with_context(|| format!("fixture {name}"))?;
+    let events = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            decode(line.as_bytes())
+                .map(|event| event.into_owned())
+                .map_err(|err| anyhow::anyhow!("{name}: {err}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(
         fixture.join("expected.json"),
     )?)?;
@@ -74,31 +77,10 @@ fn fold_fixture(name: &str) -> Result<FoldedFixture> {
     if let Some(lateness) = settings["allowed_lateness_ms"].as_i64() {
         config.allowed_lateness_ms = lateness;
     }
-
-    let dir = tempfile::tempdir()?;
-    let aggregator = Aggregator::new(DataDir::open(dir.path())?, Arc::new(config));
-    let mut worker = aggregator
-        .open("fixtures", 0)
-        .map_err(|err| anyhow::anyhow!("opening the partition: {err}"))?
-        .worker;
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let half = lines.len() / 2;
-    for (offset, line) in lines.iter().enumerate() {
-        let event = decode(line.as_bytes()).map_err(|err| anyhow::anyhow!("{name}: {err}"))?;
-        worker.on_event(&event, line.as_bytes(), offset as i64, INGESTED_AT_MS);
-        if offset + 1 == half {
-            worker
-                .checkpoint(half as i64)
-                .map_err(|err| anyhow::anyhow!("checkpoint: {err}"))?;
-        }
-    }
-    // Publish the tail and the live view as the runtime does at the end of a batch.
-    worker.tick();
-    let source = LiveSource::new(dir.path().to_path_buf(), aggregator.live());
-    let engine = QueryEngine::new(Arc::new(source), QueryConfig::default())?;
+    let folded = Folded::new(&events, config, 1)?;
+    let engine = folded.live_engine(QueryConfig::default())?;
     Ok(FoldedFixture {
-        _dir: dir,
-        _worker: worker,
+        _folded: folded,
         engine: Arc::new(engine),
         timezone,
     })

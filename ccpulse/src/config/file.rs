@@ -255,6 +255,11 @@ pub(crate) struct QuerySection {
     pub(crate) memory_limit_bytes: usize,
     /// Queries running at once; more wait for a slot.
     pub(crate) max_concurrent: usize,
+    /// Longest a streamed download (report or SQL export) may take.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) export_time_limit: Duration,
+    /// Most rows a streamed download may hold.
+    pub(crate) export_max_rows: usize,
 }
 
 impl Default for QuerySection {
@@ -272,6 +277,8 @@ impl From<&QueryConfig> for QuerySection {
             max_rows: config.limits.max_rows,
             memory_limit_bytes: config.limits.memory_limit_bytes,
             max_concurrent: config.limits.max_concurrent,
+            export_time_limit: config.limits.export_time_limit,
+            export_max_rows: config.limits.export_max_rows,
         }
     }
 }
@@ -286,6 +293,8 @@ impl From<&QuerySection> for QueryConfig {
                 max_rows: section.max_rows,
                 memory_limit_bytes: section.memory_limit_bytes,
                 max_concurrent: section.max_concurrent,
+                export_time_limit: section.export_time_limit,
+                export_max_rows: section.export_max_rows,
             },
         }
     }
