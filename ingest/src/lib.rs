@@ -36,5 +36,5 @@ pub use produce::{EventProducer, ProduceStats};
 pub use replay::{BadLine, ReplaySummary, replay_ndjson};
 pub use store::{
     Checkpoint, Commit, CommitStats, CompactionPolicy, CompactionStats, DataDir, PartitionStore,
-    StoreError, TableSpec, VisibleFile, read_table, visible_files,
+    StoreError, TableSpec, VisibleFile, read_table, visible_files, visible_files_all,
 };
