@@ -14,7 +14,8 @@
 //! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
 //! - [`store`]: Parquet segments and per-partition checkpoints behind an atomic manifest.
-//! - [`tables`]: the fold's derived tables as Arrow record batches, and back.
+//! - [`tables`]: the fold's derived tables as Arrow record batches, and back; the live
+//!   observations as Arrow.
 //! - `error`: this crate's [`Error`].
 
 pub mod aggregate;
