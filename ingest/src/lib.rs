@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! - [`aggregate`]: the [`consume::Pipeline`] of ccpulse: a fold and a store per
-//!   partition, checkpoints, and the [`aggregate::LiveView`] the API reads.
+//!   partition, checkpoints, and the [`aggregate::LiveView`] the API reads (live
+//!   observations, and each partition's in-memory tail).
 //! - [`consume`]: the consumer runtime: group membership, one worker per partition,
 //!   dead letters, checkpoints and commits ([`consume::run`]).
 //! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
