@@ -14,6 +14,9 @@
 //! - [`kafka`]: client settings shared by producers and consumers, and topic creation.
 //! - [`produce`]: [`EventProducer`], a batching, compressing producer keyed by tenant.
 //! - [`replay`]: NDJSON files to Kafka, validating each line first.
+//! - [`source`]: the tables as a [`TableSource`](ccpulse_schemas::source::TableSource)
+//!   for the query layer: [`StoreSource`] (the history on disk) and [`LiveSource`] (plus
+//!   the aggregator's in-memory tails and live observations).
 //! - [`store`]: Parquet segments and per-partition checkpoints behind an atomic manifest.
 //! - [`tables`]: the fold's derived tables as Arrow record batches, and back; the live
 //!   observations as Arrow.
@@ -26,6 +29,7 @@ pub mod fold;
 pub mod kafka;
 pub mod produce;
 pub mod replay;
+pub mod source;
 pub mod store;
 pub mod tables;
 
@@ -36,6 +40,7 @@ pub use error::{Error, Result};
 pub use kafka::KafkaSettings;
 pub use produce::{EventProducer, ProduceStats};
 pub use replay::{BadLine, ReplaySummary, replay_ndjson};
+pub use source::{LiveSource, StoreSource};
 pub use store::{
     Checkpoint, Commit, CommitStats, CompactionPolicy, CompactionStats, DataDir, PartitionStore,
     StoreError, TableSpec, VisibleFile, read_table, visible_files, visible_files_all,
