@@ -8,10 +8,14 @@
 //!                  │                         └─ EventsBatchBuilder (raw `events`)
 //!                  ├─end_batch/tick──> LiveView (queue_live, agent_live; ≤ 4 times a second,
 //!                  │                    never later than 250 ms after a batch)
+//!                  │              └──> LiveView tail (final files + in-memory rows; ≤ once a
+//!                  │                    second, never later than 1 s after a batch)
 //!                  └─checkpoint(next_offset)──> Fold::advance + checkpoint
 //!                                   ├─> PartitionStore::commit(final rows + events,
 //!                                   │    provisional tail, state, next_offset)
+//!                                   ├─> LiveView tail (the new files + the provisional tail)
 //!                                   └─> PartitionStore::compact (every 16th checkpoint)
+//!                                        └─> LiveView tail (the merged files)
 //! ```
 //!
 //! # What a checkpoint writes
@@ -28,6 +32,18 @@
 //! point loses nothing and counts nothing twice. Reading a table = its final rows plus
 //! its provisional rows, interval rows of equal key summed
 //! ([`crate::tables::from_batches`] does that).
+//!
+//! # The in-memory tail
+//! Between checkpoints (every 5 s by default) the rows read since the last one exist
+//! only in the worker. So that SQL sees them within about a second, each worker
+//! publishes a [`PartitionTail`] to the [`LiveView`]: its store's final files plus, as
+//! record batches, every row not in them (events and final rows since the checkpoint,
+//! and the whole provisional tail, which supersedes the provisional files). It does so
+//! at most every [`AggregatorSettings::tail_every`] after a batch, at `open`, and right
+//! after every checkpoint and every compaction (the files changed). The worker keeps
+//! what it already converted for the next checkpoint, which writes exactly what it wrote
+//! without tails (`aggregate/tail.rs` says how). [`crate::source::LiveSource`] reads the
+//! tails.
 //!
 //! # Decisions
 //! - The `events` table holds every *valid* message read, duplicates and too-late
@@ -51,6 +67,7 @@
 //!   stops, and the next owner loads whichever manifest survived. The checkpoint itself
 //!   was durable, so nothing is lost either way.
 
+mod tail;
 mod view;
 
 use std::sync::Arc;
@@ -60,6 +77,7 @@ use ccpulse_schemas::v1::Event;
 use ccpulse_schemas::v1::arrow::EventsBatchBuilder;
 use datafusion::arrow::record_batch::RecordBatch;
 
+pub use tail::PartitionTail;
 pub use view::{LiveView, PartitionStatus, Totals};
 
 use crate::consume::error_chain;
@@ -67,6 +85,7 @@ use crate::consume::{BoxError, Opened, PartitionWorker, Pipeline};
 use crate::fold::{Fold, FoldConfig};
 use crate::store::{Commit, CompactionPolicy, DataDir, PartitionStore, TableSpec};
 use crate::tables;
+use tail::TailBuffer;
 
 /// How often the aggregator does its periodic work.
 #[derive(Debug, Clone)]
@@ -75,6 +94,15 @@ pub struct AggregatorSettings {
     pub advance_every_events: usize,
     /// Publish live observations at most this often per partition. Default 250 ms.
     pub publish_every: Duration,
+    /// Publish each partition's in-memory tail (see the module docs) at most this often,
+    /// besides after every checkpoint and compaction. Default 1 s: SQL then sees rows
+    /// about a second after ingest, while the cost stays small next to folding. Each
+    /// publication costs one [`Fold::provisional`] and its Arrow conversion per
+    /// partition (the rest is converted once per checkpoint interval whatever this is),
+    /// so a shorter interval buys freshness with CPU on the partition's thread. Zero
+    /// publishes after every batch; an interval too long to add to an `Instant` (such as
+    /// `Duration::MAX`) only at `open`, checkpoints and compactions.
+    pub tail_every: Duration,
     /// Try to compact a partition's final segments after every this many successful
     /// checkpoints of it; 0 never compacts. Default 16: with the default 5 s checkpoint
     /// interval, about every 80 s. Planning is in memory and cheap when nothing qualifies,
@@ -91,6 +119,7 @@ impl Default for AggregatorSettings {
         Self {
             advance_every_events: 4096,
             publish_every: Duration::from_millis(250),
+            tail_every: Duration::from_secs(1),
             compact_every_checkpoints: 16,
             compaction: CompactionPolicy::default(),
         }
@@ -169,10 +198,22 @@ impl Pipeline for Aggregator {
             since_advance: 0,
             since_compaction: 0,
             last_publish: None,
+            live_stale: false,
+            tail: TailBuffer::default(),
+            last_tail: None,
+            tail_stale: false,
             view: Arc::clone(&self.view),
         };
-        let tail = worker.fold.provisional();
-        worker.publish(Some(&tail.anomalies));
+        let provisional = worker.fold.provisional();
+        worker.publish(Some(&provisional.anomalies));
+        match tables::to_batches(&provisional) {
+            Ok(batches) => {
+                worker.tail.set_provisional(batches);
+                worker.publish_tail();
+            }
+            // Readers read the partition from disk until a checkpoint succeeds.
+            Err(error) => worker.tail_failed(&error),
+        }
         Ok(Opened { worker, resume_at })
     }
 }
@@ -192,6 +233,14 @@ pub struct AggregateWorker {
     /// When live observations were last published. A batch that ends sooner than
     /// `publish_every` after it defers its publication to a [`PartitionWorker::tick`].
     last_publish: Option<Instant>,
+    /// A batch ended since the live observations were last published.
+    live_stale: bool,
+    /// What the tail holds between checkpoints.
+    tail: TailBuffer,
+    /// When the tail was last published (deferred like `last_publish`, by `tail_every`).
+    last_tail: Option<Instant>,
+    /// Events arrived since the tail was last published.
+    tail_stale: bool,
     view: Arc<LiveView>,
 }
 
@@ -207,6 +256,76 @@ impl AggregateWorker {
             self.store.sequence(),
         );
         self.last_publish = Some(Instant::now());
+        self.live_stale = false;
+    }
+
+    /// Publishes the tail from what the buffer holds now (see [`TailBuffer::tail`]).
+    fn publish_tail(&mut self) {
+        let tail = self.tail.tail(&self.topic, self.partition, &self.store);
+        self.view.publish_tail(tail);
+        self.last_tail = Some(Instant::now());
+        self.tail_stale = false;
+    }
+
+    /// Takes the rows since the last publication into the tail buffer, recomputes the
+    /// provisional tail and publishes.
+    fn refresh_tail(&mut self) {
+        if self.tail.is_broken() {
+            self.last_tail = Some(Instant::now());
+            self.tail_stale = false;
+            return;
+        }
+        let started = Instant::now();
+        match self.tail.take_new(&mut self.fold, &mut self.events) {
+            Ok(()) => {
+                self.publish_tail();
+                tracing::trace!(
+                    topic = %self.topic,
+                    partition = self.partition,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "tail published"
+                );
+            }
+            Err(error) => self.tail_failed(&error),
+        }
+    }
+
+    /// A tail could not be converted: withdraw it (readers read the partition's files
+    /// from disk) until the next checkpoint, which converts the same rows and fails if
+    /// they really cannot be.
+    fn tail_failed(&mut self, error: &datafusion::arrow::error::ArrowError) {
+        tracing::warn!(
+            topic = %self.topic,
+            partition = self.partition,
+            error = %error_chain(error),
+            "tail not published; readers see the partition's last checkpoint"
+        );
+        self.view.withdraw_tail(&self.topic, self.partition);
+        self.last_tail = Some(Instant::now());
+        self.tail_stale = false;
+    }
+
+    /// Publishes what is stale and due (live observations, tail); returns when the next
+    /// stale one is due, for [`PartitionWorker::tick`].
+    fn publish_due(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut defer = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
+        if self.live_stale {
+            match due_at(self.last_publish, self.settings.publish_every, now) {
+                Some(at) if at > now => defer(at),
+                Some(_) => self.publish(None),
+                None => {}
+            }
+        }
+        if self.tail_stale {
+            match due_at(self.last_tail, self.settings.tail_every, now) {
+                Some(at) if at > now => defer(at),
+                Some(_) => self.refresh_tail(),
+                None => {}
+            }
+        }
+        next
     }
 
     /// Compacts the store if [`AggregatorSettings::compact_every_checkpoints`] checkpoints
@@ -224,6 +343,10 @@ impl AggregateWorker {
         let started = Instant::now();
         match self.store.compact(&tables::ALL, &self.settings.compaction) {
             Ok(stats) => {
+                if stats.sequence.is_some() {
+                    // The merged files replace their inputs, which are deleted now.
+                    self.publish_tail();
+                }
                 tracing::debug!(
                     topic = %self.topic,
                     partition = self.partition,
@@ -265,6 +388,7 @@ impl PartitionWorker for AggregateWorker {
             .append(event, &raw, self.partition, offset, ingested_at_ms);
         self.fold.apply(event);
         self.since_advance += 1;
+        self.tail_stale = true;
         if self.since_advance >= self.settings.advance_every_events {
             self.fold.advance();
             self.since_advance = 0;
@@ -272,29 +396,24 @@ impl PartitionWorker for AggregateWorker {
     }
 
     fn end_batch(&mut self) -> Option<Instant> {
-        let due_at = self.last_publish.map(|at| at + self.settings.publish_every);
-        match due_at {
-            Some(at) if at > Instant::now() => Some(at),
-            _ => {
-                self.publish(None);
-                None
-            }
-        }
+        self.live_stale = true;
+        self.publish_due()
     }
 
     fn tick(&mut self) -> Option<Instant> {
-        self.publish(None);
-        None
+        self.publish_due()
     }
 
     fn checkpoint(&mut self, next_offset: i64) -> Result<(), BoxError> {
         self.fold.advance();
         self.since_advance = 0;
-        let (final_rows, state) = self.fold.checkpoint();
+        let (rest, state) = self.fold.checkpoint();
+        // What earlier tails took out of the fold and the builder, plus the rest.
+        let (final_rows, events) = self.tail.take_for_commit(rest, &mut self.events)?;
         let provisional = self.fold.provisional();
         let mut final_batches = Self::batches(&final_rows)?;
-        if !self.events.is_empty() {
-            final_batches.push((&tables::EVENTS, self.events.finish()));
+        if let Some(events) = events {
+            final_batches.push((&tables::EVENTS, events));
         }
         let provisional_batches = Self::batches(&provisional)?;
         let stats = self.store.commit(Commit {
@@ -314,7 +433,18 @@ impl PartitionWorker for AggregateWorker {
             "checkpoint committed"
         );
         self.publish(Some(&provisional.anomalies));
+        self.tail.set_provisional(provisional_batches);
+        self.publish_tail();
         self.compact_if_due()
+    }
+}
+
+/// When work last done at `last` is due again, `every` later: now if never done; `None`
+/// (never) when the sum does not fit an `Instant`.
+fn due_at(last: Option<Instant>, every: Duration, now: Instant) -> Option<Instant> {
+    match last {
+        None => Some(now),
+        Some(at) => at.checked_add(every),
     }
 }
 

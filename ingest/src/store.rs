@@ -60,8 +60,10 @@
 //! directory. A NULL tenant or one outside the contract is an error rather than escaped:
 //! it means a bug upstream, and renaming it would hide the rows from tenant-scoped queries.
 //!
-//! **Readers must list files through the manifests** ([`visible_files`]), not by globbing
-//! directories: a directory may briefly hold files of a checkpoint or compaction that is
+//! **Readers must list files through the manifests** ([`visible_files`], or
+//! [`visible_files_all`] for every table of a partition as of one manifest; the
+//! partition's own writer has them in memory: [`PartitionStore::final_files`]), not by
+//! globbing directories: a directory may briefly hold files of a checkpoint or compaction that is
 //! not committed yet, or superseded files (provisional segments, a compaction's inputs)
 //! not deleted yet, and globbing would count their rows twice. [`VisibleFile`] carries the
 //! tenant id and date so the query layer can attach partition values to each file itself.
@@ -178,4 +180,4 @@ pub use error::StoreError;
 pub use layout::{DATE_KEY, TENANT_KEY, UNKNOWN_DATE};
 pub use partition::{Checkpoint, Commit, CommitStats, DataDir, PartitionStore};
 pub use table::TableSpec;
-pub use visible::{VisibleFile, read_table, visible_files};
+pub use visible::{VisibleFile, read_table, visible_files, visible_files_all};

@@ -1,5 +1,6 @@
 //! The derived SQL tables as Arrow: the fold's [`Tables`] to record batches for the store
-//! ([`to_batches`]), and record batches back to [`Tables`] ([`from_batches`]).
+//! ([`to_batches`]), and record batches back to [`Tables`] ([`from_batches`]); and the
+//! live observations as Arrow ([`queue_live_batch`], [`agent_live_batch`]).
 //!
 //! Column names and types are part of the product's SQL interface (metrics.md, "SQL
 //! tables"). Every table starts with `tenant_id`. Timestamps are
@@ -85,6 +86,36 @@
 //! | `dropped` | `Int64` | never |
 //! | `preview_accept`, `preview_requeue`, `preview_reschedule`, `preview_snooze`, `preview_skip` | `Int64`: preview actions by `action` | never |
 //!
+//! # `queue_live`: live observations per (tenant, queue), never stored
+//!
+//! | column | Arrow type | null when |
+//! |---|---|---|
+//! | `tenant_id`, `queue_id` | `Utf8` | never |
+//! | `as_of` | `Timestamp(Millisecond, "UTC")`: the tenant's latest event time (the fold's "now") | never |
+//! | `waiting_now` | `Int64`: visits still in queue (alerting ones too) | never |
+//! | `oldest_queued_at` | `Timestamp(Millisecond, "UTC")` | nothing waits |
+//! | `oldest_wait_ms` | `Int64` ms: `as_of − oldest_queued_at` | nothing waits |
+//! | `agents_available`, `agents_alerting`, `agents_interacting`, `agents_after_contact_work`, `agents_away`, `agents_offline` | `Int64`: logged-in agents serving the queue, by effective state (every state a column, 0 when none) | never |
+//! | `in_progress` | `Int64`: answered visits not finished | never |
+//! | `today_start` | `Timestamp(Millisecond, "UTC")`: midnight of `as_of`'s day in the tenant's time zone | never |
+//! | `today_offered`, `today_answered`, `today_abandoned`, `today_flowed_out` | `Int64`, since `today_start` | never |
+//! | `today_service_level` | `Float64` fraction (0.8 = 80 %), the queue's formula and threshold | empty denominator |
+//! | `today_asa_ms` | `Float64` ms: average wait of answers with a known wait | no such answer |
+//! | `today_abandon_rate` | `Float64` fraction: abandoned / (answered + abandoned + flowed_out) | none of those |
+//! | `interval_start`, `interval_offered`, … `interval_abandon_rate` | the same eight for the 15-minute interval holding `as_of` | as for `today_` |
+//!
+//! # `agent_live`: live observations per (tenant, logged-in agent), never stored
+//!
+//! | column | Arrow type | null when |
+//! |---|---|---|
+//! | `tenant_id`, `agent_id` | `Utf8` | never |
+//! | `as_of` | `Timestamp(Millisecond, "UTC")`: the tenant's latest event time | never |
+//! | `state` | `Utf8`: the effective state, as in `agent_states` | never |
+//! | `reason` | `Utf8`: the away reason | not away, or no reason given |
+//! | `since` | `Timestamp(Millisecond, "UTC")`: start of the current state span | never |
+//! | `time_in_state_ms` | `Int64` ms: `as_of − since` | never |
+//! | `queues` | `List<Utf8>` (items non-null): the queues the agent serves | never: an empty list when none |
+//!
 //! # Additive rows
 //!
 //! The store holds interval rows as additive deltas: the final rows of each checkpoint plus
@@ -95,6 +126,7 @@
 //! # Layout
 //! - `interactions`, `agent_states`, `queue_intervals`, `agent_intervals`,
 //!   `campaign_intervals`: one table each: its schema, writer and reader.
+//! - `live`: `queue_live` and `agent_live`: schemas and batches of the live observations.
 //! - `columns`: the shared column types, writers and the typed column reader.
 //! - `error`: [`TablesError`].
 
@@ -104,6 +136,7 @@ mod campaign_intervals;
 mod columns;
 mod error;
 mod interactions;
+mod live;
 mod queue_intervals;
 
 #[cfg(test)]
@@ -120,6 +153,10 @@ pub use agent_states::agent_states_schema;
 pub use campaign_intervals::campaign_intervals_schema;
 pub use error::TablesError;
 pub use interactions::interactions_schema;
+pub use live::{
+    AGENT_LIVE, QUEUE_LIVE, agent_live_batch, agent_live_schema, queue_live_batch,
+    queue_live_schema,
+};
 pub use queue_intervals::queue_intervals_schema;
 
 /// The raw `events` table ([`events_schema`](ccpulse_schemas::v1::arrow::events_schema)).

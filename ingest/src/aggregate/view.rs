@@ -8,20 +8,31 @@
 //! tenant), so rows of different partitions never overlap. A revoked partition's rows
 //! are dropped at once (its new owner publishes them); its counters stay, for the run's
 //! summary.
+//!
+//! Each worker also publishes its partition's [`PartitionTail`] (final files plus every
+//! other row in memory, see `aggregate/tail.rs`) at most every `tail_every`, after every
+//! checkpoint and compaction: one `Arc` replaced under the lock, so a reader
+//! ([`LiveView::tails`]) gets a tail's files and batches as one consistent pair, never
+//! the files of one publication with the batches of another. A revoked partition's tail
+//! is dropped with its rows; readers then read the partition's files from disk until its
+//! new owner publishes a tail.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
+use super::tail::PartitionTail;
 use crate::fold::live::{AgentLive, QueueLive};
 use crate::fold::{Fold, FoldStats};
 
 /// The shared live observations (see the module docs).
 #[derive(Debug)]
 pub struct LiveView {
+    /// Std mutex: held only to swap values in or clone them out, never across I/O or an
+    /// `.await`.
     partitions: Mutex<BTreeMap<(String, i32), Entry>>,
-    /// Incremented at every publication.
+    /// Incremented at every publication (live observations or tail).
     changes: watch::Sender<u64>,
 }
 
@@ -43,6 +54,8 @@ struct Entry {
     agents: Vec<AgentLive>,
     stats: FoldStats,
     anomalies: BTreeMap<String, u64>,
+    /// The latest tail; `None` when revoked, or not published (yet).
+    tail: Option<Arc<PartitionTail>>,
 }
 
 /// A partition as the live view knows it (for readiness and monitoring).
@@ -120,14 +133,56 @@ impl LiveView {
         self.changes.send_modify(|version| *version += 1);
     }
 
-    /// The partition was revoked or the run ended: its rows go, its counters stay.
-    pub(crate) fn release(&self, topic: &str, partition: i32) {
-        if let Some(entry) = self.lock().get_mut(&(topic.to_owned(), partition)) {
-            entry.owned = false;
-            entry.queues.clear();
-            entry.agents.clear();
-        }
+    /// Replaces the partition's tail with `tail` (its files and batches at once).
+    pub(crate) fn publish_tail(&self, tail: PartitionTail) {
+        let key = (tail.topic.clone(), tail.partition);
+        let tail = Arc::new(tail);
+        let previous = {
+            let mut partitions = self.lock();
+            let entry = partitions.entry(key).or_default();
+            entry.owned = true;
+            entry.tail.replace(tail)
+        };
+        // The previous tail's batches are freed here, outside the lock (unless a
+        // reader still holds them).
+        drop(previous);
         self.changes.send_modify(|version| *version += 1);
+    }
+
+    /// Withdraws the partition's tail: readers read its files from disk instead.
+    pub(crate) fn withdraw_tail(&self, topic: &str, partition: i32) {
+        let previous = self
+            .lock()
+            .get_mut(&(topic.to_owned(), partition))
+            .and_then(|entry| entry.tail.take());
+        drop(previous);
+        self.changes.send_modify(|version| *version += 1);
+    }
+
+    /// The partition was revoked or the run ended: its rows and its tail go, its
+    /// counters stay.
+    pub(crate) fn release(&self, topic: &str, partition: i32) {
+        let tail = self
+            .lock()
+            .get_mut(&(topic.to_owned(), partition))
+            .and_then(|entry| {
+                entry.owned = false;
+                entry.queues.clear();
+                entry.agents.clear();
+                entry.tail.take()
+            });
+        drop(tail);
+        self.changes.send_modify(|version| *version += 1);
+    }
+
+    /// The latest tail of every owned partition that has one, by topic and partition.
+    /// Each is one publication: its files and batches belong together.
+    pub fn tails(&self) -> Vec<Arc<PartitionTail>> {
+        self.lock()
+            .values()
+            .filter(|entry| entry.owned)
+            .filter_map(|entry| entry.tail.clone())
+            .collect()
     }
 
     /// `queue_live` rows of the owned partitions (of one tenant, or all), sorted by

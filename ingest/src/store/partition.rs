@@ -24,6 +24,7 @@ use super::recover::find_own_files;
 use super::segment::write_segment;
 use super::split::{Piece, split_by_tenant_and_date};
 use super::table::TableSpec;
+use super::visible::{VisibleFile, visible};
 
 /// The root of the data directory: tables and every partition's checkpoints.
 #[derive(Debug, Clone)]
@@ -182,6 +183,26 @@ impl PartitionStore {
         match &self.position {
             Position::Committed(manifest) => Some(manifest.sequence),
             Position::Unloaded | Position::Fresh => None,
+        }
+    }
+
+    /// The final segments of every table named by the current manifest (the last
+    /// checkpoint, or a compaction after it), as [`visible_files`](super::visible_files)
+    /// would list them, in manifest order; empty before the first checkpoint or when not
+    /// loaded. Read from memory: the store holds the manifest it last wrote or loaded, and
+    /// as the partition's only writer it knows that this is the one on disk.
+    ///
+    /// The aggregator pairs these with the rows it holds in memory (everything after the
+    /// checkpoint, and the whole provisional tail) for readers of its live tail. The
+    /// provisional segments are left out on purpose: the in-memory tail supersedes them.
+    pub fn final_files(&self) -> Vec<VisibleFile> {
+        match &self.position {
+            Position::Committed(manifest) => manifest
+                .final_segments
+                .iter()
+                .map(|segment| visible(&self.root, manifest, segment, false))
+                .collect(),
+            Position::Unloaded | Position::Fresh => Vec::new(),
         }
     }
 

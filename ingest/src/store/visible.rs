@@ -52,11 +52,53 @@ pub struct VisibleFile {
 /// manifest errors of [`PartitionStore::load`](super::PartitionStore::load).
 pub fn visible_files(root: &Path, table: &str) -> Result<Vec<VisibleFile>, StoreError> {
     check_table_name(table)?;
+    let mut files = Vec::new();
+    for_each_manifest(
+        root,
+        |_, _| true,
+        |manifest| {
+            files.extend(manifest_files(root, manifest, Some(table)));
+        },
+    )?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Every segment currently visible, of every table, final and provisional, in the
+/// partitions under `root` for which `include(topic, partition)` is true; sorted by path.
+///
+/// Each partition's manifest is read once, so all the files of one partition are those of
+/// one checkpoint (or compaction): a reader gets every table of a partition as of one
+/// moment, which listing table by table with [`visible_files`] does not promise. The
+/// partitions `include` rejects are not read at all (the live source skips those whose
+/// rows it has in memory). The caveats of [`visible_files`] about deleted files apply.
+///
+/// # Errors
+/// [`StoreError::ReadDir`] and the manifest errors of
+/// [`PartitionStore::load`](super::PartitionStore::load).
+pub fn visible_files_all(
+    root: &Path,
+    include: impl FnMut(&str, i32) -> bool,
+) -> Result<Vec<VisibleFile>, StoreError> {
+    let mut files = Vec::new();
+    for_each_manifest(root, include, |manifest| {
+        files.extend(manifest_files(root, manifest, None));
+    })?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Calls `each` with the current manifest of every partition under `root` that
+/// `include(topic, partition)` accepts and that has committed at least once.
+fn for_each_manifest(
+    root: &Path,
+    mut include: impl FnMut(&str, i32) -> bool,
+    mut each: impl FnMut(&Manifest),
+) -> Result<(), StoreError> {
     let checkpoints = root.join(CHECKPOINTS_DIR);
     if !checkpoints.is_dir() {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let mut files = Vec::new();
     for (topic_dir, topic) in dirs_in(&checkpoints)? {
         for (partition_dir, name) in dirs_in(&topic_dir)? {
             let Some(partition) = name.strip_prefix('p').and_then(|n| n.parse::<i32>().ok()) else {
@@ -65,28 +107,40 @@ pub fn visible_files(root: &Path, table: &str) -> Result<Vec<VisibleFile>, Store
             let Ok(id) = PartitionId::new(&topic, partition) else {
                 continue; // not a directory the store creates
             };
+            if !include(&topic, partition) {
+                continue;
+            }
             let Some(manifest) = Manifest::read(&partition_dir, &id)? else {
                 continue; // assigned but never committed
             };
-            let lists = [
-                (false, &manifest.final_segments),
-                (true, &manifest.provisional_segments),
-            ];
-            for (provisional, segments) in lists {
-                files.extend(
-                    segments
-                        .iter()
-                        .filter(|segment| segment.table == table)
-                        .map(|segment| visible(root, &manifest, segment, provisional)),
-                );
-            }
+            each(&manifest);
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    Ok(())
 }
 
-fn visible(
+/// Every segment `manifest` names (of `table` only, if given): final ones, then
+/// provisional ones.
+fn manifest_files<'a>(
+    root: &'a Path,
+    manifest: &'a Manifest,
+    table: Option<&'a str>,
+) -> impl Iterator<Item = VisibleFile> + 'a {
+    let finals = manifest
+        .final_segments
+        .iter()
+        .map(|segment| (segment, false));
+    let provisionals = manifest
+        .provisional_segments
+        .iter()
+        .map(|segment| (segment, true));
+    finals
+        .chain(provisionals)
+        .filter(move |(segment, _)| table.is_none_or(|table| segment.table == table))
+        .map(move |(segment, provisional)| visible(root, manifest, segment, provisional))
+}
+
+pub(super) fn visible(
     root: &Path,
     manifest: &Manifest,
     segment: &SegmentRef,

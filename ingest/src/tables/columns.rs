@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use ccpulse_schemas::metrics::WAIT_BUCKETS;
 use datafusion::arrow::array::{
-    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Int64Array, Int64Builder,
-    ListArray, ListBuilder, MapArray, MapBuilder, PrimitiveArray, RecordBatch, StringArray,
-    StringBuilder, TimestampMillisecondArray,
+    Array, ArrayRef, ArrowPrimitiveType, AsArray, BooleanArray, Float64Array, Int64Array,
+    Int64Builder, ListArray, ListBuilder, MapArray, MapBuilder, PrimitiveArray, RecordBatch,
+    StringArray, StringBuilder, TimestampMillisecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, TimeUnit};
@@ -73,6 +73,11 @@ pub(super) fn int64s(values: impl Iterator<Item = i64>) -> ArrayRef {
 /// A nullable `Int64` column.
 pub(super) fn optional_int64s(values: impl Iterator<Item = Option<i64>>) -> ArrayRef {
     Arc::new(Int64Array::from_iter(values))
+}
+
+/// A nullable `Float64` column.
+pub(super) fn optional_float64s(values: impl Iterator<Item = Option<f64>>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter(values))
 }
 
 /// A `Boolean` column.
