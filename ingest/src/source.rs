@@ -147,6 +147,17 @@ impl StoreSource {
     pub fn new(root: PathBuf) -> Self {
         Self { root }
     }
+
+    /// Every tenant with at least one visible file, sorted (for a command line that
+    /// picks the only tenant when none is given).
+    ///
+    /// # Errors
+    /// [`SourceError`] when a manifest cannot be read.
+    pub fn tenants(&self) -> Result<Vec<String>, SourceError> {
+        let files = list_disk(&self.root, |_, _| true)?;
+        let tenants: BTreeSet<String> = files.into_iter().map(|file| file.tenant_id).collect();
+        Ok(tenants.into_iter().collect())
+    }
 }
 
 impl TableSource for StoreSource {

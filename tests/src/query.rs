@@ -42,7 +42,9 @@ impl Folded {
     pub fn new(events: &[Event<'_>], config: FoldConfig, checkpoints: usize) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let settings = AggregatorSettings {
-            // Every publication also publishes the tail: nothing waits for a clock.
+            // Publish the live view and the tail at every end of batch: nothing waits
+            // for a clock.
+            publish_every: std::time::Duration::ZERO,
             tail_every: std::time::Duration::ZERO,
             ..AggregatorSettings::default()
         };
@@ -63,7 +65,7 @@ impl Folded {
                     .map_err(|err| anyhow!("checkpoint after {done} events: {err}"))?;
             }
         }
-        worker.tick();
+        worker.end_batch();
         Ok(Self {
             dir,
             aggregator,
