@@ -28,9 +28,9 @@ use ccpulse_ingest::{ConsumerSettings, KafkaSettings};
 use serde_path_to_error::Segment;
 use toml::{Table, Value};
 
+use ccpulse_query::QueryConfig;
 use env::Overrides;
 pub(crate) use error::{ConfigError, Origin, Problem};
-use ccpulse_query::QueryConfig;
 use file::{
     AggregationSection, ConfigFile, KafkaSection, QuerySection, ServerSection, StorageSection,
 };

@@ -302,3 +302,101 @@ fn config_check_rejects_an_invalid_file_with_exit_2() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("CCPULSE__KAFKA__BROKERZ"), "{stderr}");
 }
+
+/// Fixture a (tenant `acme`), folded and fully committed into a data directory: what
+/// `ccpulse sql` reads.
+fn committed_fixture() -> ccpulse_tests::query::Folded {
+    use ccpulse_tests::query::{Folded, fixture};
+    let (events, config) = fixture("a-answered-hold-acw-abandons").unwrap();
+    let mut folded = Folded::new(&events, config, 0).unwrap();
+    folded.checkpoint(events.len() as i64).unwrap();
+    folded
+}
+
+#[test]
+fn sql_answers_from_the_data_directory_in_every_format() {
+    let folded = committed_fixture();
+    let data_dir = folded.data_dir().to_str().unwrap();
+    let query = "SELECT queue_id, offered, answered, abandoned FROM queue_intervals";
+    let output = ccpulse(&["sql", "--data-dir", data_dir, "--format", "csv", query]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "queue_id,offered,answered,abandoned\nsupport,7,2,3\n"
+    );
+    assert!(
+        text(&output.stderr).contains("1 row of tenant acme"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = ccpulse(&[
+        "sql",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "acme",
+        "--format",
+        "json",
+        query,
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).trim(),
+        r#"[{"queue_id":"support","offered":7,"answered":2,"abandoned":3}]"#
+    );
+    let output = ccpulse(&["sql", "--data-dir", data_dir, query]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let table = text(&output.stdout);
+    assert!(
+        table.contains("| support  | 7       | 2        | 3         |"),
+        "{table}"
+    );
+}
+
+#[test]
+fn sql_refusals_and_mistakes_exit_2_with_the_reason() {
+    let folded = committed_fixture();
+    let data_dir = folded.data_dir().to_str().unwrap();
+    for (query, expected) in [
+        ("DROP TABLE events", "DROP TABLE is not allowed"),
+        ("COPY events TO '/tmp/x.csv'", "COPY is not allowed"),
+        ("SELECT nope FROM events", "could not plan the query"),
+        ("SELECT * FROM events", "more than 5 rows"),
+    ] {
+        let output = ccpulse(&["sql", "--data-dir", data_dir, "--max-rows", "5", query]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{query}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{query}: {}",
+            text(&output.stderr)
+        );
+        assert!(output.stdout.is_empty(), "{query}");
+    }
+    let output = ccpulse(&[
+        "sql",
+        "--data-dir",
+        data_dir,
+        "--tenant",
+        "../acme",
+        "SELECT 1",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("invalid tenant id"),
+        "{}",
+        text(&output.stderr)
+    );
+    let missing = folded.data_dir().join("nowhere");
+    let output = ccpulse(&["sql", "--data-dir", missing.to_str().unwrap(), "SELECT 1"]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("no data directory"),
+        "{}",
+        text(&output.stderr)
+    );
+}

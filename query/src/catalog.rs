@@ -22,6 +22,7 @@ use std::sync::Arc;
 use ccpulse_schemas::source::{Snapshot, TableDef, TableKind};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::catalog::view::ViewTable;
+use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -29,12 +30,11 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
-use datafusion::datasource::provider_as_source;
 
+use crate::TenantScope;
 use crate::config::QueryConfig;
 use crate::functions;
 use crate::table::SnapshotTable;
-use crate::TenantScope;
 
 /// The column every table starts with.
 const TENANT_COLUMN: &str = "tenant_id";
@@ -80,8 +80,9 @@ pub(crate) fn tenant_session(
 
 /// The plan of one table's view: the tenant filter, and for interval tables the sums.
 fn table_view(def: &TableDef, rows: SnapshotTable, tenant_id: &str) -> Result<LogicalPlan> {
-    let scan = LogicalPlanBuilder::scan(def.name.as_str(), provider_as_source(Arc::new(rows)), None)?
-        .filter(col(TENANT_COLUMN).eq(lit(tenant_id)))?;
+    let scan =
+        LogicalPlanBuilder::scan(def.name.as_str(), provider_as_source(Arc::new(rows)), None)?
+            .filter(col(TENANT_COLUMN).eq(lit(tenant_id)))?;
     let TableKind::Interval { key } = def.kind else {
         return scan.build();
     };

@@ -24,9 +24,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use datafusion::execution::SendableRecordBatchStream;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 

@@ -148,7 +148,10 @@ mod tests {
     fn everything_else_is_refused_by_name() {
         let cases = [
             ("CREATE TABLE t (x INT)", "CREATE TABLE"),
-            ("create or replace view v as select 1", "CREATE OR REPLACE VIEW"),
+            (
+                "create or replace view v as select 1",
+                "CREATE OR REPLACE VIEW",
+            ),
             (
                 "CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/etc/passwd'",
                 "CREATE EXTERNAL TABLE",
@@ -173,7 +176,13 @@ mod tests {
 
     #[test]
     fn text_that_is_not_one_statement_is_a_parse_error() {
-        for sql in ["", "   ;", "SELECT 1; SELECT 2", "SELEKT 1", "SELECT 'unterminated"] {
+        for sql in [
+            "",
+            "   ;",
+            "SELECT 1; SELECT 2",
+            "SELEKT 1",
+            "SELECT 'unterminated",
+        ] {
             match check_statement(sql) {
                 Err(Error::Parse { message }) => assert!(!message.is_empty(), "{sql}"),
                 other => panic!("{sql}: expected a parse error, got {other:?}"),

@@ -84,7 +84,14 @@ impl Filter {
 }
 
 /// Bucket sizes of the `interval` parameter, as `time_bucket` spells them.
-pub const INTERVALS: [&str; 6] = ["15 minutes", "30 minutes", "60 minutes", "day", "week", "month"];
+pub const INTERVALS: [&str; 6] = [
+    "15 minutes",
+    "30 minutes",
+    "60 minutes",
+    "day",
+    "week",
+    "month",
+];
 
 /// The checked parameters of one run.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +162,12 @@ impl ReportParams {
         };
         let timezone = match get("timezone") {
             Some(name) => name.parse::<Tz>().map_err(|_| {
-                invalid("timezone", format!("unknown time zone {name:?}: use an IANA name such as America/New_York"))
+                invalid(
+                    "timezone",
+                    format!(
+                        "unknown time zone {name:?}: use an IANA name such as America/New_York"
+                    ),
+                )
             })?,
             None => tenant_tz,
         };
@@ -178,14 +190,20 @@ impl ReportParams {
                 .copied()
                 .find(|size| size.eq_ignore_ascii_case(text))
                 .ok_or_else(|| {
-                    invalid("interval", format!("{text:?}; expected one of {}", INTERVALS.join(", ")))
+                    invalid(
+                        "interval",
+                        format!("{text:?}; expected one of {}", INTERVALS.join(", ")),
+                    )
                 })?,
             None => default_interval,
         };
         let sl_formula = match get("sl_formula") {
             Some(text) => SlFormula::parse(text).ok_or_else(|| {
                 let names: Vec<&str> = SlFormula::ALL.iter().map(|f| f.as_str()).collect();
-                invalid("sl_formula", format!("{text:?}; expected one of {}", names.join(", ")))
+                invalid(
+                    "sl_formula",
+                    format!("{text:?}; expected one of {}", names.join(", ")),
+                )
             })?,
             None => SlFormula::default(),
         };
@@ -311,7 +329,9 @@ fn parse_instant(name: &str, text: &str, timezone: Tz) -> Result<DateTime<Utc>> 
         Ok(date) => Ok(local_midnight(date, timezone)),
         Err(_) => Err(invalid(
             name,
-            format!("{text:?}; expected a date (2026-11-16) or an RFC 3339 instant (2026-11-16T14:00:00Z)"),
+            format!(
+                "{text:?}; expected a date (2026-11-16) or an RFC 3339 instant (2026-11-16T14:00:00Z)"
+            ),
         )),
     }
 }

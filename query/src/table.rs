@@ -18,13 +18,11 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
-use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::datasource::{MemTable, TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{
-    Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown,
-};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
@@ -56,11 +54,9 @@ impl SnapshotTable {
         let Some(time_column) = &self.time_column else {
             return self.files.iter().collect();
         };
-        let range = filters
-            .iter()
-            .fold(TimeRange::ALL, |range, filter| {
-                range.intersect(TimeRange::of_filter(filter, time_column))
-            });
+        let range = filters.iter().fold(TimeRange::ALL, |range, filter| {
+            range.intersect(TimeRange::of_filter(filter, time_column))
+        });
         self.files
             .iter()
             .filter(|file| range.may_hold(file.date))
@@ -88,15 +84,14 @@ impl SnapshotTable {
                         .map_err(|err| DataFusionError::External(Box::new(err)))
                 })
                 .map_err(|err| {
-                DataFusionError::Execution(format!(
-                    "segment path {} is not usable: {err}",
-                    file.path.display()
-                ))
-            })?;
+                    DataFusionError::Execution(format!(
+                        "segment path {} is not usable: {err}",
+                        file.path.display()
+                    ))
+                })?;
             groups[i % group_count].push(PartitionedFile::new(location.to_string(), file.bytes));
         }
-        let format = ParquetFormat::default()
-            .with_options(state.table_options().parquet.clone());
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
         let source = format.file_source(TableSchema::from(Arc::clone(&self.schema)));
         let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
             .with_file_groups(groups.into_iter().map(FileGroup::new).collect())
@@ -136,10 +131,7 @@ impl TableProvider for SnapshotTable {
         let mut inputs = Vec::new();
         let files = self.files_for(filters);
         if !files.is_empty() {
-            inputs.push(
-                self.scan_files(state, &files, projection, limit)
-                    .await?,
-            );
+            inputs.push(self.scan_files(state, &files, projection, limit).await?);
         }
         if !self.batches.is_empty() {
             let memory = MemTable::try_new(Arc::clone(&self.schema), vec![self.batches.clone()])?;
@@ -226,16 +218,10 @@ impl TimeRange {
                 low,
                 high,
             }) if column_of(expr).is_some_and(|column| column.name == time_column) => {
-                let low = Expr::BinaryExpr(BinaryExpr::new(
-                    expr.clone(),
-                    Operator::GtEq,
-                    low.clone(),
-                ));
-                let high = Expr::BinaryExpr(BinaryExpr::new(
-                    expr.clone(),
-                    Operator::LtEq,
-                    high.clone(),
-                ));
+                let low =
+                    Expr::BinaryExpr(BinaryExpr::new(expr.clone(), Operator::GtEq, low.clone()));
+                let high =
+                    Expr::BinaryExpr(BinaryExpr::new(expr.clone(), Operator::LtEq, high.clone()));
                 Self::of_filter(&low, time_column).intersect(Self::of_filter(&high, time_column))
             }
             _ => TimeRange::ALL,
@@ -314,7 +300,10 @@ mod tests {
     use super::*;
 
     fn ts_ms(ms: i64) -> Expr {
-        lit(ScalarValue::TimestampMillisecond(Some(ms), Some("UTC".into())))
+        lit(ScalarValue::TimestampMillisecond(
+            Some(ms),
+            Some("UTC".into()),
+        ))
     }
 
     fn day(d: u32) -> Option<NaiveDate> {
@@ -337,7 +326,10 @@ mod tests {
             .intersect(at(col(t).lt(ts_ms(day_start_ms(4)))));
         let kept: Vec<u32> = (1..=5).filter(|d| range.may_hold(day(*d))).collect();
         assert_eq!(kept, [2, 3]);
-        assert!(!range.may_hold(None), "rows without a time fail every comparison");
+        assert!(
+            !range.may_hold(None),
+            "rows without a time fail every comparison"
+        );
 
         // A literal on the left, `>` at the last millisecond of a day, BETWEEN, AND.
         let last_ms_of_2 = day_start_ms(3) - 1;
@@ -346,7 +338,12 @@ mod tests {
         let range = at(col(t).between(ts_ms(day_start_ms(2) + 5), ts_ms(day_start_ms(2) + 9)));
         assert_eq!((1..=3).filter(|d| range.may_hold(day(*d))).count(), 1);
         let range = at(col(t).eq(ts_ms(day_start_ms(5))).and(col(t).gt(ts_ms(0))));
-        assert_eq!((1..=6).filter(|d| range.may_hold(day(*d))).collect::<Vec<_>>(), [5]);
+        assert_eq!(
+            (1..=6)
+                .filter(|d| range.may_hold(day(*d)))
+                .collect::<Vec<_>>(),
+            [5]
+        );
     }
 
     #[test]

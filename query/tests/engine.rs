@@ -59,8 +59,12 @@ fn intervals_schema() -> SchemaRef {
 fn calls_batch(rows: &[(&str, String, Option<i64>, i64)]) -> RecordBatch {
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
-        Arc::new(TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.2)).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.1.as_str()),
+        )),
+        Arc::new(
+            TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.2)).with_timezone("UTC"),
+        ),
         Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
     ];
     RecordBatch::try_new(calls_schema(), columns).expect("calls batch")
@@ -70,8 +74,11 @@ fn calls_batch(rows: &[(&str, String, Option<i64>, i64)]) -> RecordBatch {
 type IntervalRow<'a> = (&'a str, &'a str, i64, i64, i64, i64, [i64; 3]);
 
 fn intervals_batch(rows: &[IntervalRow<'_>]) -> RecordBatch {
-    let mut histograms = ListBuilder::new(Int64Builder::new())
-        .with_field(Arc::new(Field::new("item", DataType::Int64, false)));
+    let mut histograms = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(Field::new(
+        "item",
+        DataType::Int64,
+        false,
+    )));
     for row in rows {
         histograms.values().append_slice(&row.6);
         histograms.append(true);
@@ -189,14 +196,31 @@ fn two_tenants(dir: &Path) -> FakeSource {
     let source = FakeSource::default();
     for day in 0..4 {
         let rows: Vec<_> = (0..10)
-            .map(|i| ("a", format!("a-{day}-{i}"), Some(MARCH_1_MS + day * DAY_MS + i * 60_000), i * 1000))
+            .map(|i| {
+                (
+                    "a",
+                    format!("a-{day}-{i}"),
+                    Some(MARCH_1_MS + day * DAY_MS + i * 60_000),
+                    i * 1000,
+                )
+            })
             .collect();
-        let mut file = write_parquet(&dir.join(format!("calls/a/{day}.parquet")), &calls_batch(&rows));
+        let mut file = write_parquet(
+            &dir.join(format!("calls/a/{day}.parquet")),
+            &calls_batch(&rows),
+        );
         file.date = NaiveDate::from_ymd_opt(2024, 3, 1 + day as u32);
         source.add_file("calls", "a", file);
     }
     let memory: Vec<_> = (0..10)
-        .map(|i| ("a", format!("a-mem-{i}"), Some(MARCH_1_MS + 4 * DAY_MS + i), 500))
+        .map(|i| {
+            (
+                "a",
+                format!("a-mem-{i}"),
+                Some(MARCH_1_MS + 4 * DAY_MS + i),
+                500,
+            )
+        })
         .collect();
     source.add_batch("calls", "a", calls_batch(&memory));
     let rows: Vec<_> = (0..7)
@@ -250,7 +274,9 @@ fn strings(output: &QueryOutput, column: usize) -> Vec<String> {
                 .as_any()
                 .downcast_ref::<StringArray>()
                 .expect("a Utf8 column");
-            (0..array.len()).map(|i| array.value(i).to_owned()).collect::<Vec<_>>()
+            (0..array.len())
+                .map(|i| array.value(i).to_owned())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -260,7 +286,10 @@ async fn files_and_batches_are_one_table_of_the_callers_tenant() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = engine(two_tenants(dir.path()), QueryLimits::default());
     let out = engine
-        .sql(&tenant("a"), "SELECT count(*), count(DISTINCT call_id), sum(wait_ms) FROM calls")
+        .sql(
+            &tenant("a"),
+            "SELECT count(*), count(DISTINCT call_id), sum(wait_ms) FROM calls",
+        )
         .await
         .expect("query");
     assert_eq!(int(&out, 0, 0), Some(50));
@@ -324,7 +353,10 @@ async fn interval_deltas_are_summed_by_key() {
     source.add_file(
         "queue_intervals",
         "a",
-        write_parquet(&dir.path().join("qi/a.parquet"), &intervals_batch(&file_rows)),
+        write_parquet(
+            &dir.path().join("qi/a.parquet"),
+            &intervals_batch(&file_rows),
+        ),
     );
     source.add_batch(
         "queue_intervals",
@@ -345,7 +377,9 @@ async fn interval_deltas_are_summed_by_key() {
         )
         .await
         .expect("query");
-    let table = pretty_format_batches(&out.batches).expect("format").to_string();
+    let table = pretty_format_batches(&out.batches)
+        .expect("format")
+        .to_string();
     let expected = [
         "+----------+---------+-------------+-------------+----------------+",
         "| queue_id | offered | wait_min_ms | wait_max_ms | wait_histogram |",
@@ -409,17 +443,38 @@ async fn statements_other_than_queries_are_refused_by_name() {
     let target = dir.path().join("stolen.csv");
     let cases = [
         (format!("COPY calls TO '{}'", target.display()), "COPY"),
-        (format!("COPY (SELECT * FROM calls) TO '{}' STORED AS CSV", target.display()), "COPY"),
         (
-            format!("CREATE EXTERNAL TABLE stolen STORED AS PARQUET LOCATION '{}'", dir.path().join("calls/b/0.parquet").display()),
+            format!(
+                "COPY (SELECT * FROM calls) TO '{}' STORED AS CSV",
+                target.display()
+            ),
+            "COPY",
+        ),
+        (
+            format!(
+                "CREATE EXTERNAL TABLE stolen STORED AS PARQUET LOCATION '{}'",
+                dir.path().join("calls/b/0.parquet").display()
+            ),
             "CREATE EXTERNAL TABLE",
         ),
-        ("CREATE TABLE t AS SELECT * FROM calls".to_owned(), "CREATE TABLE"),
-        ("CREATE VIEW v AS SELECT * FROM calls".to_owned(), "CREATE VIEW"),
-        ("INSERT INTO calls VALUES ('a', 'x', NULL, 1)".to_owned(), "INSERT"),
+        (
+            "CREATE TABLE t AS SELECT * FROM calls".to_owned(),
+            "CREATE TABLE",
+        ),
+        (
+            "CREATE VIEW v AS SELECT * FROM calls".to_owned(),
+            "CREATE VIEW",
+        ),
+        (
+            "INSERT INTO calls VALUES ('a', 'x', NULL, 1)".to_owned(),
+            "INSERT",
+        ),
         ("DELETE FROM calls".to_owned(), "DELETE"),
         ("DROP TABLE calls".to_owned(), "DROP TABLE"),
-        ("SET datafusion.execution.target_partitions = 1".to_owned(), "SET"),
+        (
+            "SET datafusion.execution.target_partitions = 1".to_owned(),
+            "SET",
+        ),
         ("SELECT * INTO t FROM calls".to_owned(), "SELECT INTO"),
     ];
     for (sql, name) in &cases {
@@ -441,7 +496,10 @@ async fn statements_other_than_queries_are_refused_by_name() {
         assert!(err.is_client_error());
     }
     // The tables are unchanged.
-    let out = engine.sql(&a, "SELECT count(*) FROM calls").await.expect("query");
+    let out = engine
+        .sql(&a, "SELECT count(*) FROM calls")
+        .await
+        .expect("query");
     assert_eq!(int(&out, 0, 0), Some(50));
 }
 
@@ -464,7 +522,10 @@ async fn a_cartesian_bomb_stops_at_the_time_limit_and_the_engine_goes_on() {
             other => panic!("{sql}: expected the time limit, got {other:?}"),
         }
     }
-    let out = engine.sql(&a, "SELECT count(*) FROM calls").await.expect("still serving");
+    let out = engine
+        .sql(&a, "SELECT count(*) FROM calls")
+        .await
+        .expect("still serving");
     assert_eq!(int(&out, 0, 0), Some(50));
 }
 
@@ -513,7 +574,10 @@ async fn a_query_over_its_memory_limit_stops_with_a_clear_error() {
         }
         other => panic!("expected the memory limit, got {other:?}"),
     }
-    let out = engine.sql(&a, "SELECT count(*) FROM calls").await.expect("small query");
+    let out = engine
+        .sql(&a, "SELECT count(*) FROM calls")
+        .await
+        .expect("small query");
     assert_eq!(int(&out, 0, 0), Some(200_000));
 }
 
@@ -533,8 +597,12 @@ async fn a_file_that_vanishes_under_a_query_is_retried_on_a_new_snapshot() {
         .expect("lock")
         .push(("calls".to_owned(), gone));
     let source = Arc::new(source);
-    let engine = QueryEngine::new(Arc::clone(&source) as _, QueryConfig::default()).expect("engine");
-    let out = engine.sql(&tenant("a"), "SELECT count(*) FROM calls").await.expect("retried");
+    let engine =
+        QueryEngine::new(Arc::clone(&source) as _, QueryConfig::default()).expect("engine");
+    let out = engine
+        .sql(&tenant("a"), "SELECT count(*) FROM calls")
+        .await
+        .expect("retried");
     assert_eq!(int(&out, 0, 0), Some(50));
     assert_eq!(source.snapshots.load(Ordering::SeqCst), 2);
 }
@@ -560,7 +628,6 @@ async fn bad_tenants_and_bad_sql_are_client_errors() {
     }
 }
 
-
 #[tokio::test]
 async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -574,20 +641,30 @@ async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
     let a = tenant("a");
     // More rows than an interactive query may return, fewer than an export may.
     let mut stream = engine
-        .stream(&a, "SELECT call_id FROM calls WHERE wait_ms < 9000 ORDER BY call_id")
+        .stream(
+            &a,
+            "SELECT call_id FROM calls WHERE wait_ms < 9000 ORDER BY call_id",
+        )
         .await
         .expect("starts");
     assert_eq!(stream.schema().field(0).name(), "call_id");
     let mut ids = Vec::new();
     while let Some(batch) = stream.next_batch().await {
         let batch = batch.expect("batch");
-        let column = batch.column(0).as_any().downcast_ref::<StringArray>().expect("utf8");
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("utf8");
         ids.extend((0..column.len()).map(|i| column.value(i).to_owned()));
     }
     assert_eq!(ids.len(), 4 * 9 + 10);
     assert!(ids.windows(2).all(|w| w[0] <= w[1]), "in order");
 
-    let mut stream = engine.stream(&a, "SELECT * FROM calls").await.expect("starts");
+    let mut stream = engine
+        .stream(&a, "SELECT * FROM calls")
+        .await
+        .expect("starts");
     let mut last = None;
     while let Some(item) = stream.next_batch().await {
         last = Some(item);
@@ -598,7 +675,10 @@ async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
     );
 
     let mut stream = engine
-        .stream(&a, "SELECT count(*) FROM calls c1, calls c2, calls c3, calls c4, calls c5, calls c6")
+        .stream(
+            &a,
+            "SELECT count(*) FROM calls c1, calls c2, calls c3, calls c4, calls c5, calls c6",
+        )
         .await
         .expect("starts");
     let mut last = None;
@@ -611,8 +691,14 @@ async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
     );
 
     // Refusals come before any row.
-    let err = engine.stream(&a, "DROP TABLE calls").await.expect_err("refused");
+    let err = engine
+        .stream(&a, "DROP TABLE calls")
+        .await
+        .expect_err("refused");
     assert!(matches!(err, Error::Refused { .. }), "{err:?}");
-    let err = engine.stream(&a, "SELECT nope FROM calls").await.expect_err("plan");
+    let err = engine
+        .stream(&a, "SELECT nope FROM calls")
+        .await
+        .expect_err("plan");
     assert_eq!(err.code(), "plan_failed");
 }

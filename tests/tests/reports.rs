@@ -34,7 +34,10 @@ fn column_total(output: &QueryOutput, column: &str) -> Result<f64> {
 
 /// The one number a scalar query returns.
 async fn scalar(engine: &QueryEngine, scope: &TenantScope, sql: &str) -> Result<f64> {
-    let output = engine.sql(scope, sql).await.with_context(|| sql.to_owned())?;
+    let output = engine
+        .sql(scope, sql)
+        .await
+        .with_context(|| sql.to_owned())?;
     if output.rows != 1 || output.schema.fields().len() != 1 {
         bail!("{sql}: expected one value, got {} rows", output.rows);
     }
@@ -54,11 +57,18 @@ async fn every_reports_totals_equal_the_tables() -> Result<()> {
         .iter()
         .map(|(id, settings)| (id.clone(), settings.timezone))
         .collect();
-    let first = events.iter().map(|e| e.occurred_at).min().unwrap_or_default();
+    let first = events
+        .iter()
+        .map(|e| e.occurred_at)
+        .min()
+        .unwrap_or_default();
     let folded = Folded::new(&events, config, 3)?;
     let engine = folded.live_engine(QueryConfig::default())?;
     // A range around every event: from a day before to two days after.
-    let from = Utc.timestamp_millis_opt(first - 86_400_000).single().context("from")?;
+    let from = Utc
+        .timestamp_millis_opt(first - 86_400_000)
+        .single()
+        .context("from")?;
     let to: DateTime<Utc> = from + chrono::TimeDelta::days(4);
     let range = |column: &str| {
         format!(
@@ -72,33 +82,148 @@ async fn every_reports_totals_equal_the_tables() -> Result<()> {
         ("to".into(), to.to_rfc3339()),
     ];
     let mut checked = BTreeMap::<&str, usize>::new();
+    // Totals over all tenants per (report, column): each must be non-zero, or the check
+    // compared nothing with nothing.
+    let mut totals = BTreeMap::<(&str, &str), f64>::new();
     for (tenant, timezone) in &tenants {
         let scope = TenantScope::new(tenant.clone(), *timezone);
         let qi = range("interval_start");
         let detail = range("queued_at");
         // (report, interval, report column, the same total straight from the tables)
         let checks: Vec<(&str, Option<&str>, &str, String)> = vec![
-            ("queue_performance", Some("60 minutes"), "offered", format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}")),
-            ("queue_performance", Some("15 minutes"), "answered", format!("SELECT sum(answered) FROM queue_intervals WHERE {qi}")),
-            ("queue_performance", Some("day"), "abandoned", format!("SELECT sum(abandoned) FROM queue_intervals WHERE {qi}")),
-            ("queue_performance", Some("week"), "flowed_out", format!("SELECT sum(flowed_out) FROM queue_intervals WHERE {qi}")),
-            ("queue_performance", Some("month"), "transfers", format!("SELECT sum(transfers) FROM queue_intervals WHERE {qi}")),
-            ("service_level_by_day", None, "answered_within_threshold", format!("SELECT sum(answered_within_sl) FROM queue_intervals WHERE {qi}")),
-            ("service_level_by_day", None, "offered", format!("SELECT count(*) FROM interactions WHERE {detail}")),
-            ("agent_performance", Some("30 minutes"), "handled", format!("SELECT sum(handled) FROM agent_intervals WHERE {qi}")),
-            ("agent_performance", Some("day"), "login_s", format!("SELECT sum(login_ms) / 1000.0 FROM agent_intervals WHERE {qi}")),
-            ("agent_performance", Some("day"), "away_s", format!("SELECT sum(away_ms) / 1000.0 FROM agent_intervals WHERE {qi}")),
-            ("agent_state_detail", None, "duration_s", format!("SELECT sum(duration_ms) / 1000.0 FROM agent_states WHERE {}", range("started_at"))),
-            ("abandoned_contacts", None, "wait_s", format!("SELECT sum(wait_ms) / 1000.0 FROM interactions WHERE outcome = 'abandoned' AND {detail}")),
-            ("disposition_summary", Some("day"), "contacts", format!("SELECT count(*) FROM interactions WHERE outcome = 'answered' AND {detail}")),
-            ("interaction_detail", None, "handle_s", format!("SELECT sum(handle_ms) / 1000.0 FROM interactions WHERE {detail}")),
-            ("interaction_detail", None, "visit", format!("SELECT sum(visit) FROM interactions WHERE {detail}")),
-            ("csat_summary", Some("day"), "responses", format!("SELECT sum(csat_responses) FROM queue_intervals WHERE {qi}")),
-            ("csat_summary", Some("day"), "satisfied", format!("SELECT count(*) FROM interactions WHERE csat >= 4 AND {detail}")),
-            ("dialer_campaign_results", Some("day"), "attempts", format!("SELECT sum(attempts) FROM campaign_intervals WHERE {qi}")),
-            ("dialer_campaign_results", Some("60 minutes"), "dropped", format!("SELECT sum(dropped) FROM campaign_intervals WHERE {qi}")),
-            ("tenant_usage", Some("day"), "queue_visits", format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}")),
-            ("tenant_usage", Some("week"), "talk_minutes", format!("SELECT sum(talk_ms) / 60000.0 FROM interactions WHERE {detail}")),
+            (
+                "queue_performance",
+                Some("60 minutes"),
+                "offered",
+                format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "queue_performance",
+                Some("15 minutes"),
+                "answered",
+                format!("SELECT sum(answered) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "queue_performance",
+                Some("day"),
+                "abandoned",
+                format!("SELECT sum(abandoned) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "queue_performance",
+                Some("week"),
+                "flowed_out",
+                format!("SELECT sum(flowed_out) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "queue_performance",
+                Some("month"),
+                "transfers",
+                format!("SELECT sum(transfers) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "service_level_by_day",
+                None,
+                "answered_within_threshold",
+                format!("SELECT sum(answered_within_sl) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "service_level_by_day",
+                None,
+                "offered",
+                format!("SELECT count(*) FROM interactions WHERE {detail}"),
+            ),
+            (
+                "agent_performance",
+                Some("30 minutes"),
+                "handled",
+                format!("SELECT sum(handled) FROM agent_intervals WHERE {qi}"),
+            ),
+            (
+                "agent_performance",
+                Some("day"),
+                "login_s",
+                format!("SELECT sum(login_ms) / 1000.0 FROM agent_intervals WHERE {qi}"),
+            ),
+            (
+                "agent_performance",
+                Some("day"),
+                "away_s",
+                format!("SELECT sum(away_ms) / 1000.0 FROM agent_intervals WHERE {qi}"),
+            ),
+            (
+                "agent_state_detail",
+                None,
+                "duration_s",
+                format!(
+                    "SELECT sum(duration_ms) / 1000.0 FROM agent_states WHERE {}",
+                    range("started_at")
+                ),
+            ),
+            (
+                "abandoned_contacts",
+                None,
+                "wait_s",
+                format!(
+                    "SELECT sum(wait_ms) / 1000.0 FROM interactions WHERE outcome = 'abandoned' AND {detail}"
+                ),
+            ),
+            (
+                "disposition_summary",
+                Some("day"),
+                "contacts",
+                format!(
+                    "SELECT count(*) FROM interactions WHERE outcome = 'answered' AND {detail}"
+                ),
+            ),
+            (
+                "interaction_detail",
+                None,
+                "handle_s",
+                format!("SELECT sum(handle_ms) / 1000.0 FROM interactions WHERE {detail}"),
+            ),
+            (
+                "interaction_detail",
+                None,
+                "visit",
+                format!("SELECT sum(visit) FROM interactions WHERE {detail}"),
+            ),
+            (
+                "csat_summary",
+                Some("day"),
+                "responses",
+                format!("SELECT sum(csat_responses) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "csat_summary",
+                Some("day"),
+                "satisfied",
+                format!("SELECT count(*) FROM interactions WHERE csat >= 4 AND {detail}"),
+            ),
+            (
+                "dialer_campaign_results",
+                Some("day"),
+                "attempts",
+                format!("SELECT sum(attempts) FROM campaign_intervals WHERE {qi}"),
+            ),
+            (
+                "dialer_campaign_results",
+                Some("60 minutes"),
+                "dropped",
+                format!("SELECT sum(dropped) FROM campaign_intervals WHERE {qi}"),
+            ),
+            (
+                "tenant_usage",
+                Some("day"),
+                "queue_visits",
+                format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}"),
+            ),
+            (
+                "tenant_usage",
+                Some("week"),
+                "talk_minutes",
+                format!("SELECT sum(talk_ms) / 60000.0 FROM interactions WHERE {detail}"),
+            ),
         ];
         for (report, interval, column, sql) in checks {
             let mut params = params.clone();
@@ -114,7 +239,12 @@ async fn every_reports_totals_equal_the_tables() -> Result<()> {
                 .iter()
                 .find(|r| r.name == report)
                 .context("listed")?;
-            let names: Vec<&str> = output.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let names: Vec<&str> = output
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
             let declared: Vec<&str> = def.columns.iter().map(|c| c.name).collect();
             assert_eq!(names, declared, "{report}: columns as listed");
             let from_report = column_total(&output, column)?;
@@ -124,12 +254,24 @@ async fn every_reports_totals_equal_the_tables() -> Result<()> {
                 "{tenant}: {report} ({interval:?}) total of {column} = {from_report}, tables say {from_tables} ({sql})"
             );
             *checked.entry(report).or_default() += 1;
+            *totals.entry((report, column)).or_default() += from_tables;
         }
         // The traffic is rich enough for the checks to mean something.
-        let offered = scalar(&engine, &scope, &format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}")).await?;
+        let offered = scalar(
+            &engine,
+            &scope,
+            &format!("SELECT sum(offered) FROM queue_intervals WHERE {qi}"),
+        )
+        .await?;
         assert!(offered > 100.0, "{tenant}: only {offered} contacts offered");
     }
-    assert_eq!(checked.len(), engine.reports().len(), "every report checked: {checked:?}");
+    assert_eq!(
+        checked.len(),
+        engine.reports().len(),
+        "every report checked: {checked:?}"
+    );
+    let empty: Vec<_> = totals.iter().filter(|(_, total)| **total <= 0.0).collect();
+    assert!(empty.is_empty(), "checks that compared nothing: {empty:?}");
     Ok(())
 }
 
@@ -141,11 +283,17 @@ async fn reports_refuse_bad_parameters_and_unknown_names() -> Result<()> {
     let engine = folded.live_engine(QueryConfig::default())?;
     let scope = TenantScope::new(tenant, chrono_tz::UTC);
     let now = Utc::now();
-    let err = engine.report(&scope, "no_such_report", &[], now).await.expect_err("unknown");
+    let err = engine
+        .report(&scope, "no_such_report", &[], now)
+        .await
+        .expect_err("unknown");
     assert_eq!(err.code(), "unknown_report");
     assert!(err.to_string().contains("queue_performance"), "{err}");
     let bad = vec![("interval".to_owned(), "fortnight".to_owned())];
-    let err = engine.report(&scope, "queue_performance", &bad, now).await.expect_err("bad");
+    let err = engine
+        .report(&scope, "queue_performance", &bad, now)
+        .await
+        .expect_err("bad");
     assert_eq!(err.code(), "invalid_parameter");
     assert!(err.is_client_error());
     Ok(())

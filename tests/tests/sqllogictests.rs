@@ -15,28 +15,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use async_trait::async_trait;
-use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_query::{QueryConfig, QueryEngine, TenantScope};
-use ccpulse_tests::query::Folded;
-use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::decode;
+use ccpulse_tests::query::{FIXTURE_TENANT, Folded, fixture};
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use serde_json::{Value, json};
 use sqllogictest::{DBOutput, DefaultColumnType};
-
-/// The one tenant of every fixture.
-const TENANT: &str = "acme";
 
 fn slt_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../query/tests/slt")
-}
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
 }
 
 /// A fixture folded by the aggregator (half committed, half in the tail), and the
@@ -48,35 +37,8 @@ struct FoldedFixture {
 }
 
 fn fold_fixture(name: &str) -> Result<FoldedFixture> {
-    let fixture = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(fixture.join("events.ndjson"))
-        .with_context(|| format!("fixture {name}"))?;
-    let events = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            decode(line.as_bytes())
-                .map(|event| event.into_owned())
-                .map_err(|err| anyhow::anyhow!("{name}: {err}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let expected: Value = serde_json::from_str(&std::fs::read_to_string(
-        fixture.join("expected.json"),
-    )?)?;
-    let settings = &expected["settings"];
-    let tenant: TenantSettings = serde_json::from_value(json!({
-        "timezone": settings["timezone"],
-        "business_hours": settings["business_hours"],
-        "queues": settings["queues"],
-    }))?;
-    let timezone = tenant.timezone;
-    let mut config = FoldConfig {
-        tenants: [(TENANT.to_owned(), tenant)].into(),
-        ..FoldConfig::default()
-    };
-    if let Some(lateness) = settings["allowed_lateness_ms"].as_i64() {
-        config.allowed_lateness_ms = lateness;
-    }
+    let (events, config) = fixture(name)?;
+    let timezone = config.tenant(FIXTURE_TENANT).timezone;
     let folded = Folded::new(&events, config, 1)?;
     let engine = folded.live_engine(QueryConfig::default())?;
     Ok(FoldedFixture {
@@ -177,7 +139,7 @@ fn fixture_of(path: &Path) -> Result<String> {
 async fn run_file(path: &Path, complete: bool) -> Result<()> {
     let fixture = fold_fixture(&fixture_of(path)?)?;
     let engine = Arc::clone(&fixture.engine);
-    let scope = TenantScope::new(TENANT, fixture.timezone);
+    let scope = TenantScope::new(FIXTURE_TENANT, fixture.timezone);
     let mut runner = sqllogictest::Runner::new(move || {
         let db = Db {
             engine: Arc::clone(&engine),

@@ -76,14 +76,27 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
             let table = pretty_format_batches(&output.batches).context("formatting the result")?;
             writeln!(stdout, "{table}")?;
         }
-        SqlFormat::Csv => write_text(&mut stdout, TextFormat::Csv, &output.schema, &output.batches)?,
+        SqlFormat::Csv => write_text(
+            &mut stdout,
+            TextFormat::Csv,
+            &output.schema,
+            &output.batches,
+        )?,
         SqlFormat::Json => {
-            write_text(&mut stdout, TextFormat::Json, &output.schema, &output.batches)?;
+            write_text(
+                &mut stdout,
+                TextFormat::Json,
+                &output.schema,
+                &output.batches,
+            )?;
             writeln!(stdout)?;
         }
-        SqlFormat::Ndjson => {
-            write_text(&mut stdout, TextFormat::Ndjson, &output.schema, &output.batches)?
-        }
+        SqlFormat::Ndjson => write_text(
+            &mut stdout,
+            TextFormat::Ndjson,
+            &output.schema,
+            &output.batches,
+        )?,
     }
     stdout.flush()?;
     eprintln!(

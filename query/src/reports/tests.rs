@@ -16,21 +16,23 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 16, 15, 0, 0).single().expect("valid")
+    Utc.with_ymd_and_hms(2026, 11, 16, 15, 0, 0)
+        .single()
+        .expect("valid")
 }
 
 const NEW_YORK: Tz = chrono_tz::America::New_York;
 
 #[test]
 fn defaults_are_today_in_the_tenants_zone_and_the_reports_interval() {
-    let params = ReportParams::parse(&report("queue_performance"), &[], NEW_YORK, now())
-        .expect("defaults");
+    let params =
+        ReportParams::parse(&report("queue_performance"), &[], NEW_YORK, now()).expect("defaults");
     assert_eq!(params.from.to_rfc3339(), "2026-11-16T05:00:00+00:00");
     assert_eq!(params.to.to_rfc3339(), "2026-11-17T05:00:00+00:00");
     assert_eq!(params.interval, "15 minutes");
     assert_eq!(params.sl_formula, SlFormula::AbandonsCount);
-    let params = ReportParams::parse(&report("agent_performance"), &[], NEW_YORK, now())
-        .expect("defaults");
+    let params =
+        ReportParams::parse(&report("agent_performance"), &[], NEW_YORK, now()).expect("defaults");
     assert_eq!(params.interval, "day");
 }
 
@@ -54,7 +56,10 @@ fn dates_are_local_midnights_and_instants_are_taken_as_given() {
     assert_eq!(params.interval, "60 minutes");
     assert_eq!(params.queues, ["sales", "support"]);
     assert_eq!(params.sl_threshold_s, Some(30));
-    assert_eq!(params.within("answered"), "wait_within(answered_wait_histogram, 30)");
+    assert_eq!(
+        params.within("answered"),
+        "wait_within(answered_wait_histogram, 30)"
+    );
     assert_eq!(
         params.only(Filter::Queues, "queue_id"),
         " AND queue_id IN ('sales', 'support')"
@@ -71,23 +76,50 @@ fn values_are_quoted_never_spliced() {
     )
     .expect("any id text is a value");
     let sql = (report("interaction_detail").sql)(&params);
-    assert!(
-        sql.contains("IN ('a''); DROP TABLE events; --')"),
-        "{sql}"
-    );
+    assert!(sql.contains("IN ('a''); DROP TABLE events; --')"), "{sql}");
 }
 
 #[test]
 fn bad_parameters_are_named() {
     let cases = [
-        ("agent_state_detail", "interval", "day", "takes no such parameter"),
-        ("queue_performance", "agents", "a1", "takes no such parameter"),
+        (
+            "agent_state_detail",
+            "interval",
+            "day",
+            "takes no such parameter",
+        ),
+        (
+            "queue_performance",
+            "agents",
+            "a1",
+            "takes no such parameter",
+        ),
         ("queue_performance", "from", "yesterday", "expected a date"),
-        ("queue_performance", "interval", "7 minutes", "expected one of"),
-        ("queue_performance", "timezone", "Mars/Base", "unknown time zone"),
+        (
+            "queue_performance",
+            "interval",
+            "7 minutes",
+            "expected one of",
+        ),
+        (
+            "queue_performance",
+            "timezone",
+            "Mars/Base",
+            "unknown time zone",
+        ),
         ("queue_performance", "sl_formula", "best", "abandons_count"),
-        ("queue_performance", "sl_threshold_s", "25", "5, 10, 15, 20, 30"),
-        ("queue_performance", "to", "2026-11-16T05:00:00Z", "is not after from"),
+        (
+            "queue_performance",
+            "sl_threshold_s",
+            "25",
+            "5, 10, 15, 20, 30",
+        ),
+        (
+            "queue_performance",
+            "to",
+            "2026-11-16T05:00:00Z",
+            "is not after from",
+        ),
     ];
     for (name, param, value, expected) in cases {
         let err = ReportParams::parse(&report(name), &pairs(&[(param, value)]), NEW_YORK, now())
