@@ -34,7 +34,7 @@ use crate::catalog;
 use crate::config::QueryConfig;
 use crate::error::{Error, Result};
 use crate::guard;
-use crate::reports::{self, ReportDef, ReportParams};
+use crate::reports::{self, ExportMode, ReportDef, ReportParams};
 
 /// How many times a query runs when files vanish under it (see the module docs).
 const ATTEMPTS: usize = 2;
@@ -135,8 +135,33 @@ impl QueryEngine {
         params: &[(String, String)],
         now: DateTime<Utc>,
     ) -> Result<QueryOutput> {
-        let report = self
-            .reports
+        let sql = self.report_sql(scope, name, params, now, ExportMode::Filtered)?;
+        self.sql(scope, &sql).await
+    }
+
+    /// Streams the catalog's report `name` (see [`QueryEngine::report`]) restricted to the
+    /// rows `mode` selects, for a download (see [`QueryEngine::stream`]).
+    ///
+    /// # Errors
+    /// As [`QueryEngine::report`] and [`QueryEngine::stream`].
+    pub async fn stream_report(
+        &self,
+        scope: &TenantScope,
+        name: &str,
+        params: &[(String, String)],
+        now: DateTime<Utc>,
+        mode: ExportMode,
+    ) -> Result<QueryStream> {
+        let sql = self.report_sql(scope, name, params, now, mode)?;
+        self.stream(scope, &sql).await
+    }
+
+    /// The report of the catalog named `name`.
+    ///
+    /// # Errors
+    /// [`Error::UnknownReport`], listing the catalog.
+    pub fn find_report(&self, name: &str) -> Result<&ReportDef> {
+        self.reports
             .iter()
             .find(|report| report.name == name)
             .ok_or_else(|| Error::UnknownReport {
@@ -147,9 +172,20 @@ impl QueryEngine {
                     .map(|report| report.name)
                     .collect::<Vec<_>>()
                     .join(", "),
-            })?;
+            })
+    }
+
+    fn report_sql(
+        &self,
+        scope: &TenantScope,
+        name: &str,
+        params: &[(String, String)],
+        now: DateTime<Utc>,
+        mode: ExportMode,
+    ) -> Result<String> {
+        let report = self.find_report(name)?;
         let params = ReportParams::parse(report, params, scope.timezone, now)?;
-        self.sql(scope, &(report.sql)(&params)).await
+        Ok(report.sql(&params, mode))
     }
 
     /// Runs `sql` over `scope`'s rows and returns the whole result.

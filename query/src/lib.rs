@@ -39,5 +39,5 @@ mod guard;
 mod table;
 
 pub use config::{QueryConfig, QueryLimits};
-pub use engine::{QueryEngine, QueryOutput, TenantScope};
+pub use engine::{QueryEngine, QueryOutput, QueryStream, TenantScope};
 pub use error::{Error, Result};

@@ -297,6 +297,42 @@ impl ReportParams {
     }
 }
 
+/// Which rows of a report a download holds: what call-center consoles offer as "export
+/// this page", "export what the filters match" and "export everything".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportMode {
+    /// The rows the caller is looking at: `limit` rows after skipping `offset`, in the
+    /// report's order.
+    Page { offset: usize, limit: usize },
+    /// Every row the parameters select (the default).
+    Filtered,
+    /// Every row of the time range, ignoring the `queues`, `agents` and `campaigns`
+    /// filters (range, interval, time zone and service-level settings still apply).
+    Everything,
+}
+
+impl ReportDef {
+    /// The SQL of this report for `params`, restricted to the rows `mode` selects.
+    pub fn sql(&self, params: &ReportParams, mode: ExportMode) -> String {
+        match mode {
+            ExportMode::Filtered => (self.sql)(params),
+            ExportMode::Everything => {
+                let unfiltered = ReportParams {
+                    queues: Vec::new(),
+                    agents: Vec::new(),
+                    campaigns: Vec::new(),
+                    ..params.clone()
+                };
+                (self.sql)(&unfiltered)
+            }
+            ExportMode::Page { offset, limit } => format!(
+                "SELECT * FROM ({}) AS report LIMIT {limit} OFFSET {offset}",
+                (self.sql)(params)
+            ),
+        }
+    }
+}
+
 /// A SQL string literal.
 pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))

@@ -165,3 +165,34 @@ fn the_catalog_covers_the_issue_and_describes_every_report() {
         );
     }
 }
+
+#[test]
+fn export_modes_select_the_page_the_filters_or_everything() {
+    let report = report("interaction_detail");
+    let params = ReportParams::parse(
+        &report,
+        &pairs(&[("queues", "sales"), ("agents", "a1")]),
+        NEW_YORK,
+        now(),
+    )
+    .expect("valid");
+    let filtered = report.sql(&params, ExportMode::Filtered);
+    assert!(filtered.contains("queue_id IN ('sales')") && filtered.contains("agent_id IN ('a1')"));
+    let everything = report.sql(&params, ExportMode::Everything);
+    assert!(!everything.contains(" IN ("), "{everything}");
+    assert!(
+        everything.contains(&params.range("queued_at")),
+        "the range stays"
+    );
+    let page = report.sql(
+        &params,
+        ExportMode::Page {
+            offset: 50,
+            limit: 25,
+        },
+    );
+    assert!(
+        page.starts_with("SELECT * FROM (") && page.ends_with(") AS report LIMIT 25 OFFSET 50")
+    );
+    assert!(page.contains(&filtered));
+}
