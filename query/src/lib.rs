@@ -20,7 +20,8 @@
 //! - `catalog`: the per-query session and the tables' views.
 //! - `table`: the table provider over one snapshot table (date pruning, union).
 //! - `guard`: the read-only rules.
-//! - [`export`]: results as CSV and JSON files.
+//! - [`export`]: downloads: [`ExportWriter`] streams results as CSV, JSON, NDJSON, XLSX or
+//!   Parquet; [`ExportError`] is apart from [`Error`].
 //! - [`reports`]: the report catalog: named, parameterised SQL reports.
 //! - [`functions`]: ccpulse's SQL functions (`time_bucket`, `wait_within`,
 //!   `service_level`, `wait_percentile`, `histogram_sum`, `map_sum`), registered on every
@@ -41,3 +42,4 @@ mod table;
 pub use config::{QueryConfig, QueryLimits};
 pub use engine::{QueryEngine, QueryOutput, QueryStream, TenantScope};
 pub use error::{Error, Result};
+pub use export::{ExportError, ExportFormat, ExportOptions, ExportSummary, ExportWriter};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use ccpulse_ingest::source::StoreSource;
-use ccpulse_query::export::{TextFormat, write_text};
+use ccpulse_query::export::{ExportFormat, ExportOptions, write_batches};
 use ccpulse_query::{QueryEngine, TenantScope};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
@@ -70,33 +70,33 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
         }
         Err(error) => return Err(error).context("the query failed"),
     };
-    let mut stdout = std::io::stdout().lock();
+    // `Stdout`, not its lock: the export writer needs a `Send` output.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
+    let export = |out: &mut std::io::BufWriter<std::io::Stdout>, format| {
+        write_batches(
+            out,
+            format,
+            &output.schema,
+            &output.batches,
+            ExportOptions::default(),
+        )
+        .context("writing the result")
+    };
     match args.format {
         SqlFormat::Table => {
             let table = pretty_format_batches(&output.batches).context("formatting the result")?;
             writeln!(stdout, "{table}")?;
         }
-        SqlFormat::Csv => write_text(
-            &mut stdout,
-            TextFormat::Csv,
-            &output.schema,
-            &output.batches,
-        )?,
+        SqlFormat::Csv => {
+            export(&mut stdout, ExportFormat::Csv)?;
+        }
         SqlFormat::Json => {
-            write_text(
-                &mut stdout,
-                TextFormat::Json,
-                &output.schema,
-                &output.batches,
-            )?;
+            export(&mut stdout, ExportFormat::Json)?;
             writeln!(stdout)?;
         }
-        SqlFormat::Ndjson => write_text(
-            &mut stdout,
-            TextFormat::Ndjson,
-            &output.schema,
-            &output.batches,
-        )?,
+        SqlFormat::Ndjson => {
+            export(&mut stdout, ExportFormat::Ndjson)?;
+        }
     }
     stdout.flush()?;
     eprintln!(
