@@ -39,6 +39,9 @@ pub(crate) enum Command {
     Ingest(IngestArgs),
     /// Run one read-only SQL query over a tenant's tables in the data directory.
     Sql(SqlArgs),
+    /// The report catalog: list, describe and run reports into files.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 /// Where events go: an NDJSON file, or a Kafka topic.
@@ -224,4 +227,56 @@ pub(crate) enum SqlFormat {
     Json,
     /// One JSON object per line.
     Ndjson,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Every report of the catalog, with its title.
+    List,
+    /// One report's description, parameters and columns.
+    Show(ReportShowArgs),
+    /// Run a report over the data directory and write it to a file.
+    Run(ReportRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportShowArgs {
+    /// The report's name (`ccpulse report list`).
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportRunArgs {
+    /// The report's name (`ccpulse report list`).
+    pub(crate) name: String,
+    /// A parameter as NAME=VALUE, repeatable: `--param from=2026-11-01 --param
+    /// to=2026-12-01 --param queues=sales,support` (`ccpulse report show NAME` lists them).
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub(crate) param: Vec<String>,
+    /// Where to write it (`-`: standard output, text formats only).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// `csv`, `xlsx`, `json`, `ndjson` or `parquet` (default: from the file's extension).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// Only this page of rows (1-based), of `--page-size` rows.
+    #[arg(long, value_name = "N")]
+    pub(crate) page: Option<usize>,
+    /// Rows per page with `--page`.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub(crate) page_size: usize,
+    /// Ignore the queues / agents / campaigns filters (keep the range).
+    #[arg(long)]
+    pub(crate) everything: bool,
+    /// Whose rows the report covers (needed when the directory holds several tenants).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The tables' directory; overrides `storage.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub(crate) quiet: bool,
 }

@@ -5,6 +5,7 @@ mod demo;
 mod import;
 mod ingest;
 mod replay;
+mod report;
 mod simulate;
 mod sql;
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Command, ConfigCommand, ImportCommand};
+use crate::cli::{Command, ConfigCommand, ImportCommand, ReportCommand};
 
 /// Runs a subcommand to completion.
 pub(crate) async fn run(command: Command) -> Result<ExitCode> {
@@ -24,5 +25,8 @@ pub(crate) async fn run(command: Command) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Check(args)) => config::check(args).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::Sql(args) => sql::run(args).await,
+        Command::Report(ReportCommand::List) => report::list().await,
+        Command::Report(ReportCommand::Show(args)) => report::show(args).await,
+        Command::Report(ReportCommand::Run(args)) => report::run(args).await,
     }
 }

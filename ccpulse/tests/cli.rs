@@ -400,3 +400,139 @@ fn sql_refusals_and_mistakes_exit_2_with_the_reason() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn report_list_show_and_run_into_files() {
+    let output = ccpulse(&["report", "list"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let list = text(&output.stdout);
+    for name in [
+        "queue_performance",
+        "abandoned_contacts",
+        "dialer_campaign_results",
+        "tenant_usage",
+    ] {
+        assert!(list.contains(name), "{name} missing from {list}");
+    }
+    let output = ccpulse(&["report", "show", "abandoned_contacts"]);
+    assert!(output.status.success());
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("customer_id") && shown.contains("queues"),
+        "{shown}"
+    );
+
+    let folded = committed_fixture();
+    let data_dir = folded.data_dir().to_str().unwrap();
+    let out = folded.data_dir().join("abandoned.csv");
+    let output = ccpulse(&[
+        "report",
+        "run",
+        "abandoned_contacts",
+        "--data-dir",
+        data_dir,
+        "--param",
+        "from=2026-11-16",
+        "--param",
+        "to=2026-11-17",
+        "--param",
+        "timezone=America/New_York",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "interaction_id,queue_id,channel,customer_id,queued_at,abandoned_at,wait_s,in_business_hours"
+    );
+    // Fixture a: c-2, c-3 and c-6 abandoned; times in the report's zone. (Without a
+    // configuration file the tenant's zone is UTC; `timezone` picks another.)
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[1].starts_with("c-2,support,voice,"), "{csv}");
+    assert!(lines[1].contains("-05:00"), "{csv}");
+    assert!(
+        text(&output.stderr).contains("3 rows of tenant acme"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // A page, and XLSX chosen by the extension.
+    let page = folded.data_dir().join("page.csv");
+    let output = ccpulse(&[
+        "report",
+        "run",
+        "interaction_detail",
+        "--data-dir",
+        data_dir,
+        "--param",
+        "from=2026-11-16",
+        "--page",
+        "2",
+        "--page-size",
+        "3",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let page = std::fs::read_to_string(&page).unwrap();
+    let ids: Vec<&str> = page
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["c-4", "c-5", "c-6"], "{page}");
+    let xlsx = folded.data_dir().join("q.xlsx");
+    let output = ccpulse(&[
+        "report",
+        "run",
+        "queue_performance",
+        "--data-dir",
+        data_dir,
+        "--param",
+        "from=2026-11-16",
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        std::fs::read(&xlsx).unwrap().starts_with(b"PK"),
+        "a zip file"
+    );
+
+    // Mistakes: exit 2, a reason, and no file left behind.
+    let bad = folded.data_dir().join("bad.csv");
+    for (args, expected) in [
+        (vec!["no_such_report"], "no report named"),
+        (
+            vec!["queue_performance", "--param", "interval=fortnight"],
+            "report parameter interval",
+        ),
+        (
+            vec!["queue_performance", "--param", "agents=a1"],
+            "takes no such parameter",
+        ),
+        (
+            vec!["queue_performance", "--param", "novalue"],
+            "expected NAME=VALUE",
+        ),
+    ] {
+        let mut all = vec!["report", "run"];
+        all.extend(args);
+        all.extend(["--data-dir", data_dir, "--out", bad.to_str().unwrap()]);
+        let output = ccpulse(&all);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{all:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains(expected),
+            "{all:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(!bad.exists(), "{all:?} left a file");
+    }
+}

@@ -298,3 +298,129 @@ async fn reports_refuse_bad_parameters_and_unknown_names() -> Result<()> {
     assert!(err.is_client_error());
     Ok(())
 }
+
+/// Every cell of the first sheet of an XLSX file.
+fn read_xlsx(bytes: Vec<u8>) -> Result<(String, Vec<Vec<calamine::Data>>)> {
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))?;
+    let sheet = book.sheet_names().first().cloned().context("a sheet")?;
+    let range = book.worksheet_range(&sheet)?;
+    Ok((sheet, range.rows().map(|row| row.to_vec()).collect()))
+}
+
+#[tokio::test]
+async fn a_downloaded_xlsx_report_has_the_columns_types_and_totals_of_the_tables() -> Result<()> {
+    use calamine::Data;
+    use ccpulse_query::export::{ExportFormat, ExportOptions, ExportWriter};
+    use ccpulse_query::reports::ExportMode;
+
+    let (events, config) = simulated(5, 8, 8 * 3_600_000, 1);
+    let (tenant, timezone) = config
+        .tenants
+        .iter()
+        .map(|(id, s)| (id.clone(), s.timezone))
+        .next()
+        .context("a tenant")?;
+    let folded = Folded::new(&events, config, 2)?;
+    let engine = folded.live_engine(QueryConfig::default())?;
+    let scope = TenantScope::new(tenant.clone(), timezone);
+    let first = events
+        .iter()
+        .map(|e| e.occurred_at)
+        .min()
+        .unwrap_or_default();
+    let from = Utc
+        .timestamp_millis_opt(first - 86_400_000)
+        .single()
+        .context("from")?;
+    let to = from + chrono::TimeDelta::days(3);
+    let params: Vec<(String, String)> = vec![
+        ("from".into(), from.to_rfc3339()),
+        ("to".into(), to.to_rfc3339()),
+        ("interval".into(), "60 minutes".into()),
+    ];
+
+    let mut stream = engine
+        .stream_report(
+            &scope,
+            "queue_performance",
+            &params,
+            to,
+            ExportMode::Filtered,
+        )
+        .await?;
+    let options = ExportOptions {
+        timezone: Some(timezone),
+        sheet_name: "queue_performance".into(),
+        ..ExportOptions::default()
+    };
+    let mut bytes = Vec::new();
+    let mut writer = ExportWriter::new(
+        &mut bytes,
+        ExportFormat::Xlsx,
+        stream.schema().clone(),
+        options,
+    )?;
+    while let Some(batch) = stream.next_batch().await {
+        writer.write_batch(&batch?)?;
+    }
+    let summary = writer.finish()?;
+    let (sheet, rows) = read_xlsx(bytes)?;
+    assert_eq!(sheet, "queue_performance");
+
+    // The header is the report's column list.
+    let report = engine.find_report("queue_performance")?;
+    let header: Vec<String> = rows[0].iter().map(|cell| cell.to_string()).collect();
+    let declared: Vec<&str> = report.columns.iter().map(|c| c.name).collect();
+    assert_eq!(header, declared);
+    assert_eq!(rows.len() as u64 - 1, summary.rows);
+    assert!(
+        summary.rows > 8,
+        "an hour per row over a working day: {} rows",
+        summary.rows
+    );
+
+    // Types: a date-time, text, whole numbers, fractions; totals equal the tables'.
+    let column = |name: &str| header.iter().position(|h| h == name).expect("column");
+    let mut totals = BTreeMap::<&str, f64>::new();
+    for row in &rows[1..] {
+        assert!(
+            matches!(row[column("period_start")], Data::DateTime(_)),
+            "{row:?}"
+        );
+        assert!(
+            matches!(row[column("queue_id")], Data::String(_)),
+            "{row:?}"
+        );
+        for name in ["offered", "answered", "abandoned", "flowed_out"] {
+            match &row[column(name)] {
+                Data::Float(v) => *totals.entry(name).or_default() += v,
+                Data::Int(v) => *totals.entry(name).or_default() += *v as f64,
+                other => panic!("{name}: not a number: {other:?}"),
+            }
+        }
+        assert!(
+            matches!(row[column("service_level")], Data::Float(_) | Data::Empty),
+            "{row:?}"
+        );
+    }
+    let range = format!(
+        "interval_start >= TIMESTAMP '{}' AND interval_start < TIMESTAMP '{}'",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    );
+    for name in ["offered", "answered", "abandoned", "flowed_out"] {
+        let from_tables = scalar(
+            &engine,
+            &scope,
+            &format!("SELECT sum({name}) FROM queue_intervals WHERE {range}"),
+        )
+        .await?;
+        assert!(
+            close(totals[name], from_tables),
+            "{name}: the XLSX says {}, the tables {from_tables}",
+            totals[name]
+        );
+    }
+    Ok(())
+}

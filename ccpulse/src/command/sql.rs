@@ -110,7 +110,7 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
 }
 
 /// The tenant of a data directory that holds exactly one.
-fn only_tenant(source: &StoreSource) -> Result<String> {
+pub(crate) fn only_tenant(source: &StoreSource) -> Result<String> {
     let tenants = source.tenants().context("listing the tenants")?;
     match tenants.as_slice() {
         [tenant] => Ok(tenant.clone()),
