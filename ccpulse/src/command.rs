@@ -9,11 +9,30 @@ mod report;
 mod simulate;
 mod sql;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cli::{Command, ConfigCommand, ImportCommand, ReportCommand};
+use crate::config::{Config, FlagOverrides, load_from_process};
+
+/// Exit status for a configuration that cannot be loaded or is invalid.
+const INVALID_CONFIG: u8 = 2;
+
+/// Loads the configuration as every service command does (file, `CCPULSE__…` variables,
+/// then the command's own flags). An invalid one is printed with every problem and
+/// becomes exit status 2.
+fn load_config(path: Option<&Path>, flags: FlagOverrides) -> Result<Config, ExitCode> {
+    let loaded = load_from_process(path).and_then(|mut config| {
+        config.apply_flags(flags)?;
+        Ok(config)
+    });
+    loaded.map_err(|error| {
+        eprintln!("error: {:#}", anyhow::Error::new(error));
+        ExitCode::from(INVALID_CONFIG)
+    })
+}
 
 /// Runs a subcommand to completion.
 pub(crate) async fn run(command: Command) -> Result<ExitCode> {

@@ -117,6 +117,18 @@ impl QueryEngine {
         &self.config
     }
 
+    /// What the query runtime needs to run `sql` for `scope`.
+    fn job(&self, scope: &TenantScope, sql: &str) -> Job {
+        Job {
+            source: Arc::clone(&self.source),
+            tables: Arc::clone(&self.tables),
+            config: Arc::clone(&self.config),
+            slots: Arc::clone(&self.slots),
+            scope: scope.clone(),
+            sql: sql.to_owned(),
+        }
+    }
+
     /// The report catalog.
     pub fn reports(&self) -> &[ReportDef] {
         &self.reports
@@ -202,14 +214,7 @@ impl QueryEngine {
         let started = Instant::now();
         check_tenant(&scope.tenant_id)?;
         guard::check_statement(sql)?;
-        let job = Job {
-            source: Arc::clone(&self.source),
-            tables: Arc::clone(&self.tables),
-            config: Arc::clone(&self.config),
-            slots: Arc::clone(&self.slots),
-            scope: scope.clone(),
-            sql: sql.to_owned(),
-        };
+        let job = self.job(scope, sql);
         let time_limit = self.config.limits.time_limit;
         let handle = self.runtime.handle().spawn(async move {
             match tokio::time::timeout(time_limit, job.run()).await {
@@ -254,14 +259,7 @@ impl QueryEngine {
     pub async fn stream(&self, scope: &TenantScope, sql: &str) -> Result<QueryStream> {
         check_tenant(&scope.tenant_id)?;
         guard::check_statement(sql)?;
-        let job = Job {
-            source: Arc::clone(&self.source),
-            tables: Arc::clone(&self.tables),
-            config: Arc::clone(&self.config),
-            slots: Arc::clone(&self.slots),
-            scope: scope.clone(),
-            sql: sql.to_owned(),
-        };
+        let job = self.job(scope, sql);
         let limits = &self.config.limits;
         let (time_limit, max_rows) = (limits.export_time_limit, limits.export_max_rows);
         let (schema_tx, schema_rx) = oneshot::channel();

@@ -92,6 +92,58 @@ async fn produce_with(settings: &KafkaSettings, topic: &str, events: &[Event<'_>
     Ok(())
 }
 
+/// An aggregator following a topic in the background (`RunMode::Follow`), until
+/// [`Following::stop`].
+#[derive(Debug)]
+pub struct Following {
+    cancel: CancellationToken,
+    run: tokio::task::JoinHandle<Result<RunSummary, consume::ConsumeError>>,
+}
+
+impl Following {
+    /// Starts `aggregator` on the topic of `settings` with the test broker's client
+    /// settings; `stats` receives the run's counters.
+    pub fn start(
+        settings: ConsumerSettings,
+        aggregator: Arc<Aggregator>,
+        stats: Arc<RunStats>,
+    ) -> Self {
+        let cancel = CancellationToken::new();
+        let run = tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                consume::run(
+                    &test_settings(),
+                    &settings,
+                    aggregator,
+                    RunMode::Follow,
+                    stats,
+                    cancel,
+                )
+                .await
+            }
+        });
+        Self { cancel, run }
+    }
+
+    /// Whether the run ended by itself (it should not before [`Following::stop`]).
+    pub fn is_finished(&self) -> bool {
+        self.run.is_finished()
+    }
+
+    /// Stops the run (it checkpoints every partition first) and returns its summary.
+    ///
+    /// # Panics
+    /// When the run failed or its task panicked.
+    pub async fn stop(self) -> RunSummary {
+        self.cancel.cancel();
+        self.run
+            .await
+            .expect("the aggregator task")
+            .expect("the aggregator run")
+    }
+}
+
 /// Runs the aggregator over `topics` with `config` into `data_dir` until every
 /// partition is caught up; returns the run's summary and the aggregator's totals.
 ///

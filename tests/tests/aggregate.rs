@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccpulse_ingest::aggregate::Aggregator;
-use ccpulse_ingest::consume::{self, CancellationToken, DeadLetterKind, RunMode};
+use ccpulse_ingest::consume::DeadLetterKind;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::store::DataDir;
@@ -18,8 +18,8 @@ use ccpulse_ingest::{RunStats, tables};
 use ccpulse_schemas::settings::TenantSettings;
 use ccpulse_schemas::v1::{Event, decode};
 use ccpulse_tests::aggregate::{
-    TestTopics, assert_same_tables, ingest_until_caught_up, produce, read_tables, simulated,
-    without_anomalies,
+    Following, TestTopics, assert_same_tables, ingest_until_caught_up, produce, read_tables,
+    simulated, without_anomalies,
 };
 use ccpulse_tests::{Rng, consume_all, test_settings, unique_name};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -267,22 +267,11 @@ async fn live_observations_follow_the_topic() {
     ));
     let live = aggregator.live();
     let mut changes = live.subscribe();
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let settings = topics.consumer_settings(&unique_name("aggregate-live"));
-        let cancel = cancel.clone();
-        async move {
-            consume::run(
-                &test_settings(),
-                &settings,
-                aggregator,
-                RunMode::Follow,
-                RunStats::new(),
-                cancel,
-            )
-            .await
-        }
-    });
+    let run = Following::start(
+        topics.consumer_settings(&unique_name("aggregate-live")),
+        aggregator,
+        RunStats::new(),
+    );
 
     for (part, upto) in [(1, first.len()), (2, events.len())] {
         if part == 2 {
@@ -319,8 +308,7 @@ async fn live_observations_follow_the_topic() {
                 .all(|row| &row.tenant_id == tenant)
         );
     }
-    cancel.cancel();
-    run.await.unwrap().unwrap();
+    run.stop().await;
     // A stopped run leaves no rows behind in the view (another owner would publish them),
     // and its partitions are known, each one that saw events with a checkpoint.
     assert!(live.queue_live(None).is_empty());

@@ -16,19 +16,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccpulse_ingest::aggregate::{Aggregator, LiveView};
-use ccpulse_ingest::consume::{
-    self, CancellationToken, ConsumeError, ConsumerSettings, RunMode, RunOutcome, StatsSnapshot,
-};
+use ccpulse_ingest::consume::{ConsumerSettings, RunOutcome, StatsSnapshot};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::store::DataDir;
 use ccpulse_ingest::{RunStats, RunSummary};
 use ccpulse_tests::aggregate::{
-    TestTopics, assert_events_exactly_once, assert_same_tables, produce_one_per_batch, read_tables,
-    simulated, without_anomalies,
+    Following, TestTopics, assert_events_exactly_once, assert_same_tables, produce_one_per_batch,
+    read_tables, simulated, without_anomalies,
 };
-use ccpulse_tests::{test_settings, unique_name};
-use tokio::task::JoinHandle;
+use ccpulse_tests::unique_name;
 
 /// Upper bound for any one wait.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -40,8 +37,7 @@ struct Member {
     name: &'static str,
     stats: Arc<RunStats>,
     live: Arc<LiveView>,
-    cancel: CancellationToken,
-    run: JoinHandle<Result<RunSummary, ConsumeError>>,
+    run: Following,
 }
 
 impl Member {
@@ -57,40 +53,18 @@ impl Member {
         ));
         let live = aggregator.live();
         let stats = RunStats::new();
-        let cancel = CancellationToken::new();
-        let run = tokio::spawn({
-            let settings = settings.clone();
-            let stats = Arc::clone(&stats);
-            let cancel = cancel.clone();
-            async move {
-                consume::run(
-                    &test_settings(),
-                    &settings,
-                    aggregator,
-                    RunMode::Follow,
-                    stats,
-                    cancel,
-                )
-                .await
-            }
-        });
+        let run = Following::start(settings.clone(), aggregator, Arc::clone(&stats));
         Self {
             name,
             stats,
             live,
-            cancel,
             run,
         }
     }
 
     /// Cancels the run and waits for its final checkpoints.
     async fn stop(self) -> (RunSummary, Arc<LiveView>) {
-        self.cancel.cancel();
-        let summary = self
-            .run
-            .await
-            .expect("member task")
-            .unwrap_or_else(|error| panic!("member {} failed: {error}", self.name));
+        let summary = self.run.stop().await;
         assert_eq!(
             summary.outcome,
             RunOutcome::Cancelled,

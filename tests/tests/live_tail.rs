@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccpulse_ingest::aggregate::{Aggregator, AggregatorSettings, LiveView};
-use ccpulse_ingest::consume::{self, CancellationToken, Opened, PartitionWorker, Pipeline};
+use ccpulse_ingest::consume::{self, Opened, PartitionWorker, Pipeline};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::fold::reference::fold_all;
 use ccpulse_ingest::fold::rows::Tables;
 use ccpulse_ingest::store::{CompactionPolicy, DataDir};
-use ccpulse_ingest::{LiveSource, RunMode, RunStats, StoreSource, tables};
+use ccpulse_ingest::{LiveSource, RunStats, StoreSource, tables};
 use ccpulse_schemas::source::{Snapshot, TableSource};
 use ccpulse_schemas::v1::Event;
-use ccpulse_tests::aggregate::{TestTopics, assert_same_tables, produce, simulated};
-use ccpulse_tests::{test_settings, unique_name};
+use ccpulse_tests::aggregate::{Following, TestTopics, assert_same_tables, produce, simulated};
+use ccpulse_tests::unique_name;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -196,21 +196,7 @@ async fn live_source_holds_every_ingested_row_before_and_across_a_checkpoint_non
         checkpoint_every_messages: (n / 2 + 1) as u64,
         ..topics.consumer_settings(&unique_name("live-tail"))
     };
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            consume::run(
-                &test_settings(),
-                &settings,
-                aggregator,
-                RunMode::Follow,
-                RunStats::new(),
-                cancel,
-            )
-            .await
-        }
-    });
+    let run = Following::start(settings, aggregator, RunStats::new());
 
     // Nothing on disk yet: every row is in the tail's batches.
     produce(&topics.events, &events[..first]).await.unwrap();
@@ -284,8 +270,7 @@ async fn live_source_holds_every_ingested_row_before_and_across_a_checkpoint_non
     }
 
     // Shutdown checkpoints and drops the tail: the disk alone has every row.
-    cancel.cancel();
-    run.await.unwrap().unwrap();
+    run.stop().await;
     assert!(view.tails().is_empty());
     assert_source_is_reference(&source, &events, &tenants, &config, "after shutdown");
     let store = StoreSource::new(root.clone());

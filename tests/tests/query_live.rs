@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use ccpulse_ingest::RunStats;
 use ccpulse_ingest::aggregate::Aggregator;
-use ccpulse_ingest::consume::{self, CancellationToken, RunMode};
 use ccpulse_ingest::source::LiveSource;
 use ccpulse_ingest::store::DataDir;
 use ccpulse_query::{Error, QueryConfig, QueryEngine, QueryLimits, TenantScope};
 use ccpulse_schemas::v1::Event;
-use ccpulse_tests::aggregate::{TestTopics, produce, simulated};
-use ccpulse_tests::{test_settings, unique_name};
+use ccpulse_tests::aggregate::{Following, TestTopics, produce, simulated};
+use ccpulse_tests::unique_name;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
@@ -98,21 +97,7 @@ async fn sql_sees_the_tail_within_seconds_and_hostile_queries_do_not_stop_ingest
     let mut settings = topics.consumer_settings(&unique_name("query-live"));
     settings.checkpoint_interval = Duration::from_secs(600);
     settings.checkpoint_every_messages = 10_000_000;
-    let cancel = CancellationToken::new();
-    let run = tokio::spawn({
-        let cancel = cancel.clone();
-        async move {
-            consume::run(
-                &test_settings(),
-                &settings,
-                aggregator,
-                RunMode::Follow,
-                RunStats::new(),
-                cancel,
-            )
-            .await
-        }
-    });
+    let run = Following::start(settings, aggregator, RunStats::new());
 
     let (first, second) = events.split_at(events.len() / 2);
     produce(&topics.events, first).await.unwrap();
@@ -194,6 +179,5 @@ async fn sql_sees_the_tail_within_seconds_and_hostile_queries_do_not_stop_ingest
         let err = engine.sql(&scope, sql).await.expect_err(sql);
         assert_eq!(err.code(), code, "{sql}: {err}");
     }
-    cancel.cancel();
-    run.await.unwrap().unwrap();
+    run.stop().await;
 }

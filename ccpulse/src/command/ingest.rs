@@ -16,27 +16,20 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::cli::IngestArgs;
-use crate::config::{self, FlagOverrides};
+use crate::config::FlagOverrides;
 use crate::progress::count_bar;
 
-/// Exit status for a configuration that cannot be loaded or is invalid.
-const INVALID_CONFIG: u8 = 2;
-
 pub(crate) async fn run(args: IngestArgs) -> Result<ExitCode> {
-    let mut config = match config::load_from_process(args.config.config.as_deref()) {
+    let config = match super::load_config(
+        args.config.config.as_deref(),
+        FlagOverrides {
+            brokers: args.brokers.clone(),
+            data_dir: args.data_dir.clone(),
+        },
+    ) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::new(error));
-            return Ok(ExitCode::from(INVALID_CONFIG));
-        }
+        Err(code) => return Ok(code),
     };
-    if let Err(error) = config.apply_flags(FlagOverrides {
-        brokers: args.brokers.clone(),
-        data_dir: args.data_dir.clone(),
-    }) {
-        eprintln!("error: {:#}", anyhow::Error::new(error));
-        return Ok(ExitCode::from(INVALID_CONFIG));
-    }
     let data_dir = DataDir::open(&config.data_dir)
         .with_context(|| format!("opening the data directory `{}`", config.data_dir.display()))?;
     let aggregator = Arc::new(Aggregator::new(data_dir, Arc::clone(&config.fold)));

@@ -19,7 +19,7 @@ use chrono::Utc;
 
 use crate::cli::{ReportRunArgs, ReportShowArgs};
 use crate::command::sql::only_tenant;
-use crate::config::{self, FlagOverrides};
+use crate::config::FlagOverrides;
 use crate::progress::count_bar;
 
 /// Exit status for a run refused because of its input (unknown report, bad parameter,
@@ -97,20 +97,16 @@ fn unknown(name: &str) -> String {
 }
 
 pub(crate) async fn run(args: ReportRunArgs) -> Result<ExitCode> {
-    let mut config = match config::load_from_process(args.config.config.as_deref()) {
+    let config = match super::load_config(
+        args.config.config.as_deref(),
+        FlagOverrides {
+            data_dir: args.data_dir.clone(),
+            ..FlagOverrides::default()
+        },
+    ) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::new(error));
-            return Ok(ExitCode::from(CLIENT_ERROR));
-        }
+        Err(code) => return Ok(code),
     };
-    if let Err(error) = config.apply_flags(FlagOverrides {
-        data_dir: args.data_dir.clone(),
-        ..FlagOverrides::default()
-    }) {
-        eprintln!("error: {:#}", anyhow::Error::new(error));
-        return Ok(ExitCode::from(CLIENT_ERROR));
-    }
     let Some(report) = catalog().into_iter().find(|r| r.name == args.name) else {
         eprintln!("error: {}", unknown(&args.name));
         return Ok(ExitCode::from(CLIENT_ERROR));

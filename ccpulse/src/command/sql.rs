@@ -13,27 +13,23 @@ use ccpulse_query::{QueryEngine, TenantScope};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::cli::{SqlArgs, SqlFormat};
-use crate::config::{self, FlagOverrides};
+use crate::config::FlagOverrides;
 
 /// Exit status for a query that was refused or failed because of its text (or for an
 /// invalid configuration): the caller must change something.
 const CLIENT_ERROR: u8 = 2;
 
 pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
-    let mut config = match config::load_from_process(args.config.config.as_deref()) {
+    let config = match super::load_config(
+        args.config.config.as_deref(),
+        FlagOverrides {
+            data_dir: args.data_dir.clone(),
+            ..FlagOverrides::default()
+        },
+    ) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: {:#}", anyhow::Error::new(error));
-            return Ok(ExitCode::from(CLIENT_ERROR));
-        }
+        Err(code) => return Ok(code),
     };
-    if let Err(error) = config.apply_flags(FlagOverrides {
-        data_dir: args.data_dir.clone(),
-        ..FlagOverrides::default()
-    }) {
-        eprintln!("error: {:#}", anyhow::Error::new(error));
-        return Ok(ExitCode::from(CLIENT_ERROR));
-    }
     let sql = match args.query.as_str() {
         "-" => {
             let mut text = String::new();
