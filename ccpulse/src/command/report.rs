@@ -11,14 +11,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ccpulse_ingest::source::StoreSource;
 use ccpulse_query::export::{ExportFormat, ExportOptions, ExportWriter};
 use ccpulse_query::reports::{ExportMode, ReportDef, catalog};
 use ccpulse_query::{QueryEngine, TenantScope};
 use chrono::Utc;
 
 use crate::cli::{ReportRunArgs, ReportShowArgs};
-use crate::command::sql::only_tenant;
 use crate::config::FlagOverrides;
 use crate::progress::count_bar;
 
@@ -142,17 +140,7 @@ pub(crate) async fn run(args: ReportRunArgs) -> Result<ExitCode> {
         (None, false) => ExportMode::Filtered,
         (Some(_), true) => bail!("--page and --everything exclude each other"),
     };
-    if !config.data_dir.is_dir() {
-        bail!(
-            "no data directory at `{}` (give --data-dir, or run `ccpulse ingest` first)",
-            config.data_dir.display()
-        );
-    }
-    let source = StoreSource::new(config.data_dir.clone());
-    let tenant_id = match args.tenant {
-        Some(tenant) => tenant,
-        None => only_tenant(&source)?,
-    };
+    let (source, tenant_id) = super::sql::open_data_dir(&config.data_dir, args.tenant)?;
     let tenant_tz = config.fold.tenant(&tenant_id).timezone;
     // Timestamps in the file are shown in the report's zone. A bad `timezone` parameter
     // is reported by the report's own parameter check below.

@@ -3,6 +3,7 @@
 //! segments); the live tail of a running ingest is served by `ccpulse serve`'s HTTP API.
 
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -40,17 +41,7 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
         }
         text => text.to_owned(),
     };
-    if !config.data_dir.is_dir() {
-        bail!(
-            "no data directory at `{}` (give --data-dir, or run `ccpulse ingest` first)",
-            config.data_dir.display()
-        );
-    }
-    let source = StoreSource::new(config.data_dir.clone());
-    let tenant_id = match args.tenant {
-        Some(tenant) => tenant,
-        None => only_tenant(&source)?,
-    };
+    let (source, tenant_id) = open_data_dir(&config.data_dir, args.tenant)?;
     let timezone = config.fold.tenant(&tenant_id).timezone;
     let mut query_config = config.query.clone();
     if let Some(max_rows) = args.max_rows {
@@ -105,8 +96,31 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The tables under `data_dir` and whose rows to read: `tenant`, or the only tenant the
+/// directory holds.
+///
+/// # Errors
+/// When the directory does not exist, or holds no tenant or several and none was given.
+pub(crate) fn open_data_dir(
+    data_dir: &Path,
+    tenant: Option<String>,
+) -> Result<(StoreSource, String)> {
+    if !data_dir.is_dir() {
+        bail!(
+            "no data directory at `{}` (give --data-dir, or run `ccpulse ingest` first)",
+            data_dir.display()
+        );
+    }
+    let source = StoreSource::new(data_dir.to_path_buf());
+    let tenant_id = match tenant {
+        Some(tenant) => tenant,
+        None => only_tenant(&source)?,
+    };
+    Ok((source, tenant_id))
+}
+
 /// The tenant of a data directory that holds exactly one.
-pub(crate) fn only_tenant(source: &StoreSource) -> Result<String> {
+fn only_tenant(source: &StoreSource) -> Result<String> {
     let tenants = source.tenants().context("listing the tenants")?;
     match tenants.as_slice() {
         [tenant] => Ok(tenant.clone()),
