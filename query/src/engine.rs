@@ -317,7 +317,8 @@ impl Job {
                 .collect();
             match self.attempt(snapshot).await {
                 Err(err @ Error::Storage { .. }) if attempt < ATTEMPTS => {
-                    // Parquet's errors do not keep the I/O error kind: look at the files.
+                    // Parquet's errors do not keep the I/O error kind: look at the files
+                    // (a few `stat`s, on the query runtime, only after a failure).
                     if files.iter().all(|path| path.exists()) {
                         return Err(err);
                     }
