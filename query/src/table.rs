@@ -73,7 +73,7 @@ impl SnapshotTable {
         projection: Option<&Vec<usize>>,
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let group_count = state.config().target_partitions().clamp(1, files.len());
+        let group_count = state.config().target_partitions().min(files.len()).max(1);
         let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); group_count];
         for (i, file) in files.iter().enumerate() {
             // `absolute`, not `canonicalize`: a vanished file must fail at the read.
