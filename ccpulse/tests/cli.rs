@@ -306,7 +306,8 @@ fn config_check_rejects_an_invalid_file_with_exit_2() {
 /// Fixture a (tenant `acme`), folded and fully committed into a data directory: what
 /// `ccpulse sql` reads.
 fn committed_fixture() -> ccpulse_tests::query::Folded {
-    use ccpulse_tests::query::{Folded, fixture};
+    use ccpulse_tests::aggregate::fixture;
+    use ccpulse_tests::query::Folded;
     let (events, config) = fixture("a-answered-hold-acw-abandons").unwrap();
     let mut folded = Folded::new(&events, config, 0).unwrap();
     folded.checkpoint(events.len() as i64).unwrap();

@@ -40,6 +40,7 @@ mod histogram;
 mod histogram_sum;
 mod map_sum;
 mod service_level;
+mod summing;
 mod time_bucket;
 mod wait_percentile;
 mod wait_within;

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ccpulse_query::{Error, QueryConfig, QueryEngine, QueryLimits, QueryOutput, TenantScope};
+use ccpulse_query::{
+    Error, QueryConfig, QueryEngine, QueryLimits, QueryOutput, QueryStream, TenantScope,
+};
 use ccpulse_schemas::source::{
     Snapshot, SourceError, TableData, TableDef, TableFile, TableKind, TableSource,
 };
@@ -628,6 +630,15 @@ async fn bad_tenants_and_bad_sql_are_client_errors() {
     }
 }
 
+/// Reads a stream to its end; its last item (an error ends a stream).
+async fn last_item(stream: &mut QueryStream) -> Option<ccpulse_query::Result<RecordBatch>> {
+    let mut last = None;
+    while let Some(item) = stream.next_batch().await {
+        last = Some(item);
+    }
+    last
+}
+
 #[tokio::test]
 async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -665,10 +676,7 @@ async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
         .stream(&a, "SELECT * FROM calls")
         .await
         .expect("starts");
-    let mut last = None;
-    while let Some(item) = stream.next_batch().await {
-        last = Some(item);
-    }
+    let last = last_item(&mut stream).await;
     assert!(
         matches!(last, Some(Err(Error::RowLimit { limit: 46 }))),
         "expected the export row cap, got {last:?}"
@@ -681,10 +689,7 @@ async fn a_stream_hands_over_every_row_and_stops_at_the_export_limits() {
         )
         .await
         .expect("starts");
-    let mut last = None;
-    while let Some(item) = stream.next_batch().await {
-        last = Some(item);
-    }
+    let last = last_item(&mut stream).await;
     assert!(
         matches!(last, Some(Err(Error::TimeLimit { .. }))),
         "expected the export time limit, got {last:?}"

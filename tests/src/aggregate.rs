@@ -6,11 +6,11 @@
 //! back ([`read_events`], [`assert_events_exactly_once`]) and [`assert_same_tables`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ccpulse_ingest::aggregate::{Aggregator, Totals};
 use ccpulse_ingest::consume::{self, CancellationToken, ConsumerSettings, RunMode, RunOutcome};
 use ccpulse_ingest::fold::FoldConfig;
@@ -19,12 +19,58 @@ use ccpulse_ingest::store::{DataDir, read_table};
 use ccpulse_ingest::{EventProducer, KafkaSettings, RunStats, RunSummary, tables};
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
 use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::Event;
+use ccpulse_schemas::v1::{Event, decode};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
+use serde_json::{Value, json};
 
 use crate::{create_topic, test_settings, unique_name};
+
+/// The directory of the sample-data fixtures (one scenario per subdirectory).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
+}
+
+/// The one tenant of every sample-data fixture.
+pub const FIXTURE_TENANT: &str = "acme";
+
+/// A sample-data fixture's events, in file order, and the fold settings its
+/// `expected.json` states (tenant [`FIXTURE_TENANT`], its time zone, business hours and
+/// queues, the allowed lateness).
+///
+/// # Errors
+/// When the fixture is missing or does not parse.
+pub fn fixture(name: &str) -> Result<(Vec<Event<'static>>, FoldConfig)> {
+    let dir = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(dir.join("events.ndjson"))
+        .with_context(|| format!("fixture {name}"))?;
+    let events = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            decode(line.as_bytes())
+                .map(|event| event.into_owned())
+                .map_err(|err| anyhow!("{name}: {err}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json"))?)?;
+    let settings = &expected["settings"];
+    let tenant: TenantSettings = serde_json::from_value(json!({
+        "timezone": settings["timezone"],
+        "business_hours": settings["business_hours"],
+        "queues": settings["queues"],
+    }))?;
+    let mut config = FoldConfig {
+        tenants: [(FIXTURE_TENANT.to_owned(), tenant)].into(),
+        ..FoldConfig::default()
+    };
+    if let Some(lateness) = settings["allowed_lateness_ms"].as_i64() {
+        config.allowed_lateness_ms = lateness;
+    }
+    Ok((events, config))
+}
 
 /// A fresh events topic with `partitions` partitions and its dead-letter topic.
 #[derive(Debug, Clone)]

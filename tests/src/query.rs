@@ -9,62 +9,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use ccpulse_ingest::aggregate::{AggregateWorker, Aggregator, AggregatorSettings};
 use ccpulse_ingest::consume::{PartitionWorker, Pipeline};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::source::{LiveSource, StoreSource};
 use ccpulse_ingest::store::DataDir;
 use ccpulse_query::{QueryConfig, QueryEngine};
-use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::{Event, decode};
-use serde_json::{Value, json};
+use ccpulse_schemas::v1::Event;
 
 /// `ingested_at` of every event folded here: a fixed instant (2025-11-17T00:00:00Z), so
 /// the `events` table is the same at every run.
 pub const INGESTED_AT_MS: i64 = 1_763_337_600_000;
-
-/// The one tenant of every sample-data fixture.
-pub const FIXTURE_TENANT: &str = "acme";
-
-/// A sample-data fixture's events, in file order, and the fold settings its
-/// `expected.json` states (tenant [`FIXTURE_TENANT`], its time zone, business hours and
-/// queues, the allowed lateness).
-///
-/// # Errors
-/// When the fixture is missing or does not parse.
-pub fn fixture(name: &str) -> Result<(Vec<Event<'static>>, FoldConfig)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sample-data/fixtures")
-        .join(name);
-    let text = std::fs::read_to_string(dir.join("events.ndjson"))
-        .with_context(|| format!("fixture {name}"))?;
-    let events = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            decode(line.as_bytes())
-                .map(|event| event.into_owned())
-                .map_err(|err| anyhow!("{name}: {err}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json"))?)?;
-    let settings = &expected["settings"];
-    let tenant: TenantSettings = serde_json::from_value(json!({
-        "timezone": settings["timezone"],
-        "business_hours": settings["business_hours"],
-        "queues": settings["queues"],
-    }))?;
-    let mut config = FoldConfig {
-        tenants: [(FIXTURE_TENANT.to_owned(), tenant)].into(),
-        ..FoldConfig::default()
-    };
-    if let Some(lateness) = settings["allowed_lateness_ms"].as_i64() {
-        config.allowed_lateness_ms = lateness;
-    }
-    Ok((events, config))
-}
 
 /// Events folded into a data directory by one open partition of an [`Aggregator`]: its
 /// tail and live view stay in memory as long as this lives.

@@ -5,58 +5,25 @@
 //! expectations), whatever the arrival order within the lateness, the duplicates, the
 //! partitioning and the invalid messages in between.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ccpulse_ingest::aggregate::Aggregator;
 use ccpulse_ingest::consume::DeadLetterKind;
+use ccpulse_ingest::fold::Fold;
 use ccpulse_ingest::fold::reference::fold_all;
-use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::store::DataDir;
 use ccpulse_ingest::{RunStats, tables};
-use ccpulse_schemas::settings::TenantSettings;
-use ccpulse_schemas::v1::{Event, decode};
+use ccpulse_schemas::v1::Event;
 use ccpulse_tests::aggregate::{
-    Following, TestTopics, assert_same_tables, ingest_until_caught_up, produce, read_tables,
-    simulated, without_anomalies,
+    Following, TestTopics, assert_same_tables, fixture, fixtures_dir, ingest_until_caught_up,
+    produce, read_tables, simulated, without_anomalies,
 };
 use ccpulse_tests::{Rng, consume_all, test_settings, unique_name};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use serde_json::{Value, json};
 
 /// Upper bound for any one wait.
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn fixtures_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/fixtures")
-}
-
-/// A fixture's events and the fold settings its `expected.json` states.
-fn fixture(name: &str) -> (Vec<Event<'static>>, FoldConfig) {
-    let dir = fixtures_dir().join(name);
-    let text = std::fs::read_to_string(dir.join("events.ndjson")).unwrap();
-    let events = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| decode(line.as_bytes()).unwrap().into_owned())
-        .collect();
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    let settings = &expected["settings"];
-    let tenant: TenantSettings = serde_json::from_value(json!({
-        "timezone": settings["timezone"],
-        "business_hours": settings["business_hours"],
-        "queues": settings["queues"],
-    }))
-    .unwrap();
-    let config = FoldConfig {
-        allowed_lateness_ms: settings["allowed_lateness_ms"].as_i64().unwrap(),
-        tenants: [("acme".to_owned(), tenant)].into(),
-        ..FoldConfig::default()
-    };
-    (events, config)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_through_the_broker_gives_the_reference_tables() {
@@ -69,7 +36,7 @@ async fn every_fixture_through_the_broker_gives_the_reference_tables() {
     names.sort();
     assert!(names.len() >= 5, "fixtures missing: {names:?}");
     for name in names {
-        let (events, config) = fixture(&name);
+        let (events, config) = fixture(&name).unwrap();
         let reference = fold_all(&events, &config);
         let topics = TestTopics::create("aggregate-fixture", 1).await.unwrap();
         produce(&topics.events, &events).await.unwrap();

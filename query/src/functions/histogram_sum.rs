@@ -14,19 +14,20 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray};
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::cast::{as_int64_array, as_list_array};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
 use super::args;
 use super::distinct::reject_distinct;
 use super::error::FunctionError;
 use super::histogram::coerce_counts_list;
+use super::summing;
 
 const NAME: &str = "histogram_sum";
 const USAGE: &str = "histogram_sum(list)";
@@ -62,15 +63,7 @@ impl AggregateUDFImpl for HistogramSum {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match arg_types {
-            [data_type] => Ok(data_type.clone()),
-            _ => Err(FunctionError::ArgumentCount {
-                usage: USAGE,
-                expected: "1",
-                got: arg_types.len(),
-            }
-            .plan()),
-        }
+        summing::input_type(USAGE, arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -82,11 +75,7 @@ impl AggregateUDFImpl for HistogramSum {
 
     /// One state column: the running sums, in the result's type.
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sums"),
-            args.return_type().clone(),
-            true,
-        ))])
+        summing::sums_state(args)
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {
@@ -235,6 +224,7 @@ mod tests {
     use ccpulse_schemas::metrics::WAIT_BUCKETS;
     use chrono_tz::Tz;
     use datafusion::arrow::array::StringArray;
+    use datafusion::arrow::datatypes::Field;
     use datafusion::prelude::SessionContext;
 
     use super::*;

@@ -22,12 +22,13 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
 };
-use datafusion::logical_expr::utils::{AggregateOrderSensitivity, format_state_name};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 
 use super::args;
 use super::distinct::reject_distinct;
 use super::error::FunctionError;
+use super::summing;
 
 const NAME: &str = "map_sum";
 const USAGE: &str = "map_sum(map)";
@@ -119,15 +120,7 @@ impl AggregateUDFImpl for MapSum {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        match arg_types {
-            [data_type] => Ok(data_type.clone()),
-            _ => Err(FunctionError::ArgumentCount {
-                usage: USAGE,
-                expected: "1",
-                got: arg_types.len(),
-            }
-            .plan()),
-        }
+        summing::input_type(USAGE, arg_types)
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -137,13 +130,9 @@ impl AggregateUDFImpl for MapSum {
         Ok(Box::new(MapSumAccumulator::new(args.return_type())?))
     }
 
-    /// One state column: the running sums, as a map of the result's type.
+    /// One state column: the running sums, in the result's type.
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sums"),
-            args.return_type().clone(),
-            true,
-        ))])
+        summing::sums_state(args)
     }
 
     fn order_sensitivity(&self) -> AggregateOrderSensitivity {

@@ -199,6 +199,28 @@ mod tests {
         [1, 1, 3, 0, 3, 0],
     ];
 
+    /// The six counts of row `row`, from the six columns starting at `first` (Int64, or
+    /// Int32 where a test casts one).
+    fn counts_at(
+        batch: &datafusion::arrow::record_batch::RecordBatch,
+        first: usize,
+        row: usize,
+    ) -> [i64; 6] {
+        std::array::from_fn(|i| {
+            let column = batch.column(first + i);
+            match as_int64_array(column.as_ref()) {
+                Ok(values) => values.value(row),
+                Err(_) => i64::from(
+                    column
+                        .as_any()
+                        .downcast_ref::<Int32Array>()
+                        .unwrap()
+                        .value(row),
+                ),
+            }
+        })
+    }
+
     fn counts(case: [i64; 6]) -> SlCounts {
         let [aw, a, ab, abw, sab, f] = case.map(|c| c as u64);
         SlCounts {
@@ -265,19 +287,7 @@ mod tests {
         assert_eq!(levels.len(), SlFormula::ALL.len() * CASES.len());
         for row in 0..levels.len() {
             let formula = SlFormula::parse(formulas.value(row)).unwrap();
-            let case: [i64; 6] = std::array::from_fn(|i| {
-                let column = batch.column(i + 1);
-                match as_int64_array(column.as_ref()) {
-                    Ok(values) => values.value(row),
-                    Err(_) => i64::from(
-                        column
-                            .as_any()
-                            .downcast_ref::<Int32Array>()
-                            .unwrap()
-                            .value(row),
-                    ),
-                }
-            });
+            let case = counts_at(&batch, 1, row);
             let level = levels.is_valid(row).then(|| levels.value(row));
             assert_eq!(level, formula.value(&counts(case)), "{formula} of {case:?}");
         }
@@ -293,19 +303,7 @@ mod tests {
             assert_eq!(batch.num_rows(), CASES.len());
             let levels = as_float64_array(batch.column(6).as_ref()).unwrap();
             for row in 0..batch.num_rows() {
-                let case: [i64; 6] = std::array::from_fn(|i| {
-                    let column = batch.column(i);
-                    match as_int64_array(column.as_ref()) {
-                        Ok(values) => values.value(row),
-                        Err(_) => i64::from(
-                            column
-                                .as_any()
-                                .downcast_ref::<Int32Array>()
-                                .unwrap()
-                                .value(row),
-                        ),
-                    }
-                });
+                let case = counts_at(&batch, 0, row);
                 let level = levels.is_valid(row).then(|| levels.value(row));
                 assert_eq!(level, formula.value(&counts(case)), "{formula} of {case:?}");
             }
