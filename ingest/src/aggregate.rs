@@ -76,6 +76,7 @@ use std::time::{Duration, Instant};
 use ccpulse_schemas::v1::Event;
 use ccpulse_schemas::v1::arrow::EventsBatchBuilder;
 use datafusion::arrow::record_batch::RecordBatch;
+use tokio::sync::watch;
 
 pub use tail::PartitionTail;
 pub use view::{LiveView, PartitionStatus, Totals};
@@ -131,7 +132,8 @@ impl Default for AggregatorSettings {
 #[derive(Debug)]
 pub struct Aggregator {
     data_dir: DataDir,
-    config: Arc<FoldConfig>,
+    /// The fold settings; replaced at run time by [`Aggregator::set_fold_config`].
+    config: watch::Sender<Arc<FoldConfig>>,
     settings: AggregatorSettings,
     view: Arc<LiveView>,
 }
@@ -150,10 +152,22 @@ impl Aggregator {
     ) -> Self {
         Self {
             data_dir,
-            config,
+            config: watch::Sender::new(config),
             settings,
             view: Arc::new(LiveView::default()),
         }
+    }
+
+    /// The fold settings in effect.
+    pub fn fold_config(&self) -> Arc<FoldConfig> {
+        Arc::clone(&self.config.borrow())
+    }
+
+    /// Replaces the fold settings (tenant and queue settings changed through the API).
+    /// Every partition folds its next events with them and republishes its live
+    /// observations; rows already folded keep the settings they were computed with.
+    pub fn set_fold_config(&self, config: Arc<FoldConfig>) {
+        self.config.send_replace(config);
     }
 
     /// The live observations of every partition this process owns, for the API.
@@ -174,12 +188,14 @@ impl Pipeline for Aggregator {
         self.settings.compaction.validate()?;
         let mut store = self.data_dir.partition(topic, partition);
         let checkpoint = store.load()?;
+        let mut config = self.config.subscribe();
+        let current = Arc::clone(&config.borrow_and_update());
         let (fold, resume_at) = match checkpoint {
             Some(checkpoint) => {
-                let fold = Fold::restore(Arc::clone(&self.config), &checkpoint.state)?;
+                let fold = Fold::restore(current, &checkpoint.state)?;
                 (fold, Some(checkpoint.next_offset))
             }
-            None => (Fold::new(Arc::clone(&self.config)), None),
+            None => (Fold::new(current), None),
         };
         tracing::info!(
             topic,
@@ -193,6 +209,7 @@ impl Pipeline for Aggregator {
             partition,
             store,
             fold,
+            config,
             events: EventsBatchBuilder::new(),
             settings: self.settings.clone(),
             since_advance: 0,
@@ -225,6 +242,8 @@ pub struct AggregateWorker {
     partition: i32,
     store: PartitionStore,
     fold: Fold,
+    /// Changes of the fold settings (see [`Aggregator::set_fold_config`]).
+    config: watch::Receiver<Arc<FoldConfig>>,
     events: EventsBatchBuilder,
     settings: AggregatorSettings,
     since_advance: usize,
@@ -245,6 +264,16 @@ pub struct AggregateWorker {
 }
 
 impl AggregateWorker {
+    /// Takes new fold settings, if any: later events fold with them and the live
+    /// observations are republished.
+    fn take_config(&mut self) {
+        if self.config.has_changed().unwrap_or(false) {
+            let config = Arc::clone(&self.config.borrow_and_update());
+            self.fold.set_config(config);
+            self.live_stale = true;
+        }
+    }
+
     /// Publishes the live observations; `anomalies_tail` are the provisional tail's
     /// anomalies when a checkpoint just computed them.
     fn publish(&mut self, anomalies_tail: Option<&std::collections::BTreeMap<String, u64>>) {
@@ -384,6 +413,7 @@ impl PartitionWorker for AggregateWorker {
     fn on_event(&mut self, event: &Event<'_>, raw: &[u8], offset: i64, ingested_at_ms: i64) {
         // `decode` accepted the payload, so it is UTF-8.
         let raw = String::from_utf8_lossy(raw);
+        self.take_config();
         self.events
             .append(event, &raw, self.partition, offset, ingested_at_ms);
         self.fold.apply(event);
@@ -401,6 +431,7 @@ impl PartitionWorker for AggregateWorker {
     }
 
     fn tick(&mut self) -> Option<Instant> {
+        self.take_config();
         self.publish_due()
     }
 

@@ -179,6 +179,13 @@ impl Fold {
         &self.config
     }
 
+    /// Folds every later event with `config` (settings changed at run time, through the
+    /// API). What is already folded stays as it was computed: interval rows carry the
+    /// service-level threshold they were counted with.
+    pub fn set_config(&mut self, config: Arc<FoldConfig>) {
+        self.config = config;
+    }
+
     /// Counters of what was folded.
     pub fn stats(&self) -> &FoldStats {
         &self.stats

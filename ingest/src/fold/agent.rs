@@ -68,6 +68,10 @@ pub(crate) struct Status {
     pub(crate) logged_in: bool,
     pub(crate) presence: Option<(Presence, Option<String>)>,
     pub(crate) queues: Vec<String>,
+    /// `team_id` of the latest login.
+    pub(crate) team_id: Option<String>,
+    /// Channels of the latest login's `capacity` (sorted).
+    pub(crate) channels: Vec<String>,
 }
 
 impl Status {
@@ -82,6 +86,16 @@ impl Status {
                     .flatten()
                     .map(|q| q.to_string())
                     .collect();
+                self.team_id = event.team_id.as_deref().map(str::to_owned);
+                let mut channels: Vec<String> = event
+                    .capacity
+                    .iter()
+                    .flatten()
+                    .map(|(channel, _)| channel.to_string())
+                    .collect();
+                channels.sort();
+                channels.dedup();
+                self.channels = channels;
             }
             Some(K::AgentStateChanged) => {
                 if let Some(state) = event.state {
@@ -216,14 +230,15 @@ impl AgentTimeline {
         })
     }
 
-    /// The state at the instant `at` (events at `at` included) and the queues served.
-    pub(crate) fn state_now(&self, at: i64) -> (Option<EffectiveState>, Vec<String>) {
+    /// The state at the instant `at` (events at `at` included) and the presence status
+    /// then (queues served, team, channels).
+    pub(crate) fn state_now(&self, at: i64) -> (Option<EffectiveState>, Status) {
         let mut status = self.status.clone();
         for event in self.events.iter().filter(|e| e.occurred_at <= at) {
             status.apply(event);
         }
         let state = self.state_at(&status, at);
-        (state, status.queues)
+        (state, status)
     }
 
     /// Spans and interval time from `base_at` to `to`, starting from the open span.

@@ -36,6 +36,8 @@ pub struct QueueLive {
     /// Agents serving the queue by effective state (every state present, maybe 0).
     pub agents: BTreeMap<&'static str, u64>,
     pub in_progress: u64,
+    /// Channels of today's interactions in the queue, sorted (not a table column).
+    pub channels: Vec<String>,
     pub today: LiveSummary,
     pub current_interval: LiveSummary,
 }
@@ -91,6 +93,10 @@ pub struct AgentLive {
     /// Start of the current state span (UTC ms).
     pub since: i64,
     pub queues: Vec<String>,
+    /// `team_id` of the agent's latest login.
+    pub team_id: Option<String>,
+    /// Channels of the latest login's `capacity`, sorted (not a table column).
+    pub channels: Vec<String>,
 }
 
 impl Fold {
@@ -113,7 +119,7 @@ impl Fold {
         for tenant in self.tenants.values() {
             let as_of = tenant.max_seen;
             for (agent_id, timeline) in &tenant.agents {
-                let (state, queues) = timeline.state_now(as_of);
+                let (state, status) = timeline.state_now(as_of);
                 let Some(state) = state else { continue };
                 let since = timeline
                     .provisional(as_of)
@@ -127,7 +133,9 @@ impl Fold {
                     state: state.name(),
                     reason: state.reason().map(str::to_owned),
                     since,
-                    queues,
+                    queues: status.queues,
+                    team_id: status.team_id,
+                    channels: status.channels,
                 });
             }
         }
@@ -163,9 +171,14 @@ impl TenantFold {
         self.provisional_interactions(config, &mut provisional);
         let mut today: BTreeMap<String, QueueMeasures> = BTreeMap::new();
         let mut now: BTreeMap<String, QueueMeasures> = BTreeMap::new();
+        let mut channels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         let finals = self.recent_queue.iter();
         for (key, value) in finals.chain(provisional.queue_intervals.iter()) {
             if key.interval_start >= day_start {
+                channels
+                    .entry(key.queue_id.as_str())
+                    .or_default()
+                    .insert(key.channel.as_str());
                 today
                     .entry(key.queue_id.clone())
                     .or_default()
@@ -203,9 +216,9 @@ impl TenantFold {
 
         let mut agents: BTreeMap<String, BTreeMap<&'static str, u64>> = BTreeMap::new();
         for timeline in self.agents.values() {
-            let (state, queues) = timeline.state_now(as_of);
+            let (state, status) = timeline.state_now(as_of);
             let Some(state) = state else { continue };
-            for queue in queues {
+            for queue in status.queues {
                 *agents
                     .entry(queue)
                     .or_default()
@@ -239,6 +252,12 @@ impl TenantFold {
                 oldest_wait_ms: oldest.map(|o| as_of - o),
                 agents: by_state,
                 in_progress: in_progress.get(queue).copied().unwrap_or(0),
+                channels: channels
+                    .get(queue.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|channel| (*channel).to_owned())
+                    .collect(),
                 today: LiveSummary::from_measures(
                     day_start,
                     today.get(queue).unwrap_or(&empty),

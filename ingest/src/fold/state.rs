@@ -116,6 +116,10 @@ struct SavedAgent {
     logged_in: bool,
     presence: Option<(String, Option<String>)>,
     queues: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    team_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    channels: Vec<String>,
     open_span: Option<(SavedState, i64)>,
     events: Vec<Box<RawValue>>,
     retired: Vec<SavedActivity>,
@@ -247,6 +251,8 @@ fn save_agent(timeline: &AgentTimeline) -> SavedAgent {
             .as_ref()
             .map(|(presence, reason)| (presence.as_str().to_owned(), reason.clone())),
         queues: timeline.status.queues.clone(),
+        team_id: timeline.status.team_id.clone(),
+        channels: timeline.status.channels.clone(),
         open_span: timeline.open_span.as_ref().map(|(state, start)| {
             (
                 SavedState {
@@ -338,6 +344,8 @@ fn restore_agent(tenant_id: &str, saved: SavedAgent) -> Result<AgentTimeline, St
             logged_in: saved.logged_in,
             presence,
             queues: saved.queues,
+            team_id: saved.team_id,
+            channels: saved.channels,
         },
         open_span,
         events: decode_events(tenant_id, &saved.events)?,

@@ -553,6 +553,7 @@ fn queue_live_batches_round_trip() {
             oldest_wait_ms: Some(60_000),
             agents: [("available", 2), ("away", 1)].into_iter().collect(),
             in_progress: 4,
+            channels: Vec::new(),
             today: summary(1_794_805_200_000, 10, Some(0.75)),
             current_interval: summary(1_794_837_600_000, 1, None),
         },
@@ -565,6 +566,7 @@ fn queue_live_batches_round_trip() {
             oldest_wait_ms: None,
             agents: EffectiveState::NAMES.iter().map(|n| (*n, 7)).collect(),
             in_progress: 0,
+            channels: Vec::new(),
             today: summary(1_794_805_200_000, 0, None),
             current_interval: summary(1_794_837_600_000, 0, Some(1.0)),
         },
@@ -653,6 +655,7 @@ fn queue_live_batches_round_trip() {
                 .map(|state| (*state, count(ints(&format!("agents_{state}"))[row])))
                 .collect(),
             in_progress: count(ints("in_progress")[row]),
+            channels: Vec::new(),
             today: read_summary("today", row),
             current_interval: read_summary("interval", row),
         })
@@ -679,6 +682,8 @@ fn agent_live_batches_round_trip() {
             reason: Some("lunch".into()),
             since: 1_794_837_000_000,
             queues: vec!["support".into(), "sales".into()],
+            team_id: Some("t-north".into()),
+            channels: Vec::new(),
         },
         AgentLive {
             tenant_id: "acme".into(),
@@ -688,6 +693,8 @@ fn agent_live_batches_round_trip() {
             reason: None,
             since: 1_794_837_600_000,
             queues: Vec::new(),
+            team_id: None,
+            channels: Vec::new(),
         },
     ];
     let batch = tables::agent_live_batch(&rows).unwrap();
@@ -725,6 +732,8 @@ fn agent_live_batches_round_trip() {
                 .iter()
                 .map(|q| q.unwrap().to_owned())
                 .collect(),
+            team_id: strs("team_id")[row].clone(),
+            channels: Vec::new(),
         })
         .collect();
     assert_eq!(read, rows);

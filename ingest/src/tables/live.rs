@@ -127,6 +127,7 @@ pub fn agent_live_schema() -> SchemaRef {
             DataType::List(Arc::new(queue_item_field())),
             false,
         ),
+        Field::new("team_id", DataType::Utf8, true),
     ]))
 }
 
@@ -151,6 +152,7 @@ pub fn agent_live_batch(rows: &[AgentLive]) -> Result<RecordBatch, ArrowError> {
         timestamps(rows.iter().map(|r| r.since)),
         int64s(rows.iter().map(|r| r.as_of.saturating_sub(r.since))),
         Arc::new(queues.finish()),
+        optional_strings(rows.iter().map(|r| r.team_id.as_deref())),
     ];
     RecordBatch::try_new(agent_live_schema(), columns)
 }
