@@ -12,8 +12,10 @@
 //! - [`aggregate`]: simulate and produce events, run the aggregator, read its tables
 //!   (and the raw `events` table) back.
 //! - [`query`]: events folded in-process by the aggregator, served to a query engine.
+//! - [`api`]: the HTTP API over an aggregator's live view and tables, and its tokens.
 
 pub mod aggregate;
+pub mod api;
 pub mod query;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -73,6 +73,26 @@ impl Folded {
         })
     }
 
+    /// The aggregator (its live view, its fold settings).
+    pub fn aggregator(&self) -> &Aggregator {
+        &self.aggregator
+    }
+
+    /// Folds more events (as the next offsets from `first_offset`), then ends the batch:
+    /// the live view and the tail are published.
+    pub fn apply(&mut self, events: &[Event<'_>], first_offset: i64) {
+        for (n, event) in events.iter().enumerate() {
+            let raw = event.to_json();
+            self.worker.on_event(
+                event,
+                raw.as_bytes(),
+                first_offset + n as i64,
+                INGESTED_AT_MS,
+            );
+        }
+        self.worker.end_batch();
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.dir.path()

@@ -1,0 +1,174 @@
+//! The API over a running aggregator, for router, stream and browser tests:
+//! [`TestApi`] builds an [`ApiState`] (token store and settings under a data
+//! directory, a query engine over the live tail), creates tokens, calls the router
+//! in-process ([`TestApi::call`]) or serves it on a loopback port ([`TestApi::listen`]).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use ccpulse_dashboard_api::auth::{NewToken, Role, TokenStore};
+use ccpulse_dashboard_api::metrics::ApiMetrics;
+use ccpulse_dashboard_api::settings::{OnChange, SavedSettings, SettingsStore};
+use ccpulse_dashboard_api::{ApiState, StreamConfig, router};
+use ccpulse_ingest::aggregate::LiveView;
+use ccpulse_ingest::fold::FoldConfig;
+use ccpulse_ingest::{LiveSource, RunStats};
+use ccpulse_query::{QueryConfig, QueryEngine};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+/// An API over one data directory and live view (see the module docs).
+#[derive(Debug, Clone)]
+pub struct TestApi {
+    pub state: ApiState,
+}
+
+/// A response read whole: status, content type and body (JSON when it parses).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The error message of an error body (`""` when there is none).
+    pub fn message(&self) -> String {
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+impl TestApi {
+    /// An API over `live` and the tables under `data_dir`, with the fold settings
+    /// `config`; settings changes go to `on_change` (the aggregator's
+    /// `set_fold_config`). `run`: the consumer's counters, when one runs.
+    ///
+    /// # Errors
+    /// The token or settings file cannot be opened, or the query runtime cannot start.
+    pub fn new(
+        data_dir: &Path,
+        live: Arc<LiveView>,
+        config: FoldConfig,
+        on_change: OnChange,
+        run: Option<Arc<RunStats>>,
+        stream: StreamConfig,
+    ) -> Result<Self> {
+        let tokens = TokenStore::open(TokenStore::path_in(data_dir))?;
+        let settings = SettingsStore::open(SavedSettings::path_in(data_dir), config, on_change)?;
+        let source = LiveSource::new(data_dir.to_path_buf(), Arc::clone(&live));
+        let engine = QueryEngine::new(Arc::new(source), QueryConfig::default())?;
+        Ok(Self {
+            state: ApiState {
+                tokens: Arc::new(tokens),
+                live,
+                settings: Arc::new(settings),
+                engine: Arc::new(engine),
+                metrics: Arc::new(ApiMetrics::default()),
+                run,
+                stream,
+                shutdown: CancellationToken::new(),
+            },
+        })
+    }
+
+    /// A new token of `tenant` with `role` (and a supervisor's `queues`).
+    ///
+    /// # Panics
+    /// When the token file cannot be written (a broken test set-up).
+    pub fn token(&self, tenant: &str, role: Role, queues: Option<&[&str]>) -> String {
+        let (_, token) = self
+            .state
+            .tokens
+            .create(NewToken {
+                name: format!("test-{role}"),
+                tenant_id: tenant.to_owned(),
+                role,
+                queues: queues.map(|q| q.iter().map(|s| (*s).to_owned()).collect()),
+            })
+            .expect("creating a test token");
+        token
+    }
+
+    /// Calls the router in-process.
+    ///
+    /// # Panics
+    /// When the request cannot be built or the body cannot be read.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Body::from(body.unwrap_or_default().to_owned()))
+            .expect("a valid test request");
+        let response = router(self.state.clone())
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("reading the response body")
+            .to_vec();
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// `GET uri` with `token`.
+    pub async fn get(&self, uri: &str, token: &str) -> Answer {
+        self.call(Method::GET, uri, Some(token), None).await
+    }
+
+    /// Serves the API on a free loopback port until `state.shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// No port can be bound.
+    pub async fn listen(&self) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")?;
+        let address = listener.local_addr()?;
+        let state = self.state.clone();
+        let task = tokio::spawn(async move {
+            if let Err(error) = ccpulse_dashboard_api::serve(listener, state).await {
+                eprintln!("test API server failed: {error}");
+            }
+        });
+        Ok((address, task))
+    }
+}
