@@ -42,6 +42,74 @@ pub(crate) enum Command {
     /// The report catalog: list, describe and run reports into files.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Run the whole pipeline: consume the events topic, serve the API and the
+    /// wallboard page.
+    Serve(ServeArgs),
+    /// API tokens: create, list and revoke (stored hashed in the data directory).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// Kafka brokers (`host:port,…`); overrides `kafka.brokers`.
+    #[arg(long)]
+    pub(crate) brokers: Option<String>,
+    /// Where tables, checkpoints, tokens and saved settings live; overrides
+    /// `storage.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// `IP:port` for the API and the wallboard; overrides `server.listen` (port 0: any
+    /// free port, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token and print it (once: only its hash is kept).
+    Create(TokenCreateArgs),
+    /// List the tokens (ids, names, tenants, roles; never the tokens themselves).
+    List(TokenDirArgs),
+    /// Revoke a token by id (or by the whole token).
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenDirArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The data directory holding the tokens; overrides `storage.data_dir`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenCreateArgs {
+    /// The tenant whose data the token opens (and no other).
+    #[arg(long)]
+    pub(crate) tenant: String,
+    /// `admin`, `supervisor`, `analyst` or `viewer` (README, "Tokens and roles").
+    #[arg(long)]
+    pub(crate) role: String,
+    /// A supervisor's queues, comma-separated (default: every queue).
+    #[arg(long, value_delimiter = ',', value_name = "QUEUE,…")]
+    pub(crate) queues: Option<Vec<String>>,
+    /// A label for lists and logs (`wallboard-floor-2`).
+    #[arg(long, default_value = "")]
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) dir: TokenDirArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TokenRevokeArgs {
+    /// The token's id (`ccpulse token list`) or the token itself.
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) dir: TokenDirArgs,
 }
 
 /// Where events go: an NDJSON file, or a Kafka topic.
@@ -147,6 +215,9 @@ pub(crate) struct DemoArgs {
     /// Keep the tables here (default: a temporary directory, removed at the end).
     #[arg(long, value_name = "DIR")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// `IP:port` for the API and the wallboard (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// The configuration file, for the commands that read one.

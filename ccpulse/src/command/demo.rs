@@ -2,9 +2,10 @@
 //!
 //! Starts librdkafka's in-process mock cluster (a Kafka-protocol broker inside this
 //! process), produces live simulated traffic to it, runs the aggregator on it (the same
-//! `Aggregator` and consumer runtime as `ccpulse ingest`, tables under a data directory)
-//! and prints a running summary from the live observations. The API and wallboard join
-//! this command as they land (see the README's roadmap).
+//! `Aggregator` and consumer runtime as `ccpulse ingest`, tables under a data directory),
+//! serves the API and the wallboard page (as `ccpulse serve`) with an admin token per
+//! simulated tenant, prints the wallboard's URL and a running summary from the live
+//! observations.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,9 +22,12 @@ use ccpulse_schemas::settings::TenantSettings;
 use rdkafka::mocking::MockCluster;
 use tokio_util::sync::CancellationToken;
 
+use super::serve::Api;
 use crate::cli::{DEFAULT_TOPIC, DemoArgs};
 use crate::duration::parse_duration;
 use crate::pace::Pacer;
+use ccpulse_dashboard_api::auth::{NewToken, Role};
+use ccpulse_query::QueryConfig;
 
 const PARTITIONS: i32 = 4;
 const DEAD_LETTER_TOPIC: &str = "ccpulse.events.dlq";
@@ -71,6 +75,11 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         ..SimConfig::default()
     };
     let mut fold = FoldConfig::default();
+    let tenant_ids: Vec<String> = Simulator::new(sim.clone())?
+        .tenants()
+        .iter()
+        .map(|profile| profile.tenant_id.clone())
+        .collect();
     for profile in Simulator::new(sim.clone())?.tenants() {
         let settings = TenantSettings {
             timezone: profile.timezone,
@@ -80,9 +89,45 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     }
     let aggregator = Arc::new(Aggregator::new(
         DataDir::open(&data_path).context("opening the data directory")?,
-        Arc::new(fold),
+        Arc::new(fold.clone()),
     ));
     let live = aggregator.live();
+    let stats = RunStats::new();
+    let api = Api::start(
+        &data_path,
+        &aggregator,
+        fold,
+        Some(Arc::clone(&stats)),
+        QueryConfig::default(),
+        args.listen,
+    )
+    .await?;
+    let mut urls = Vec::new();
+    for tenant in &tenant_ids {
+        let (_, token) = api
+            .tokens
+            .create(NewToken {
+                name: format!("demo-{tenant}"),
+                tenant_id: tenant.clone(),
+                role: Role::Admin,
+                queues: None,
+            })
+            .context("creating the demo's API token")?;
+        urls.push((tenant.clone(), token));
+    }
+    println!(
+        "wallboard: http://{}/#token={} (tenant {}; OpenAPI at /api/v1/openapi.json)",
+        api.address,
+        urls.first().map_or("", |(_, token)| token.as_str()),
+        urls.first().map_or("-", |(tenant, _)| tenant.as_str()),
+    );
+    for (tenant, token) in urls.iter().skip(1) {
+        println!("  tenant {tenant}: http://{}/#token={token}", api.address);
+    }
+    println!(
+        "  API calls: curl -H 'Authorization: Bearer TOKEN' http://{}/api/v1/queues",
+        api.address
+    );
 
     let cancel = CancellationToken::new();
     let settings = KafkaSettings::new(brokers);
@@ -92,7 +137,6 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         Pacer::new(args.speed),
         cancel.child_token(),
     ));
-    let stats = RunStats::new();
     let consumer = ConsumerSettings {
         topic: DEFAULT_TOPIC.to_owned(),
         dead_letter_topic: DEAD_LETTER_TOPIC.to_owned(),
@@ -141,6 +185,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     // The producer has flushed; stop the aggregator, which checkpoints every partition
     // (and then lets go of its live rows: the last line is printed before).
     println!("{}", summary_line(&live, &stats, started.elapsed()));
+    api.shutdown.cancel();
     consume_cancel.cancel();
     consume_task
         .await

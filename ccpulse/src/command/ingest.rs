@@ -79,12 +79,18 @@ pub(crate) async fn run(args: IngestArgs) -> Result<ExitCode> {
 
 /// Cancels the run on Ctrl-C or SIGTERM: every partition is checkpointed first.
 async fn cancel_on_signal(cancel: CancellationToken) {
+    signalled().await;
+    eprintln!("ingest: stopping: checkpointing every partition…");
+    cancel.cancel();
+}
+
+/// Returns on Ctrl-C or SIGTERM.
+pub(super) async fn signalled() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut term) = signal(SignalKind::terminate()) else {
             let _ = tokio::signal::ctrl_c().await;
-            cancel.cancel();
             return;
         };
         tokio::select! {
@@ -96,8 +102,6 @@ async fn cancel_on_signal(cancel: CancellationToken) {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-    eprintln!("ingest: stopping: checkpointing every partition…");
-    cancel.cancel();
 }
 
 /// Updates the bar from the run's counters: messages processed out of processed + lag.
