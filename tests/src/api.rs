@@ -172,3 +172,41 @@ impl TestApi {
         Ok((address, task))
     }
 }
+
+/// `GET path` on a running server over plain HTTP/1.1 (`Connection: close`), with
+/// `token` as a bearer token: the status and the body. For tests of the real binary,
+/// which has no in-process router to call.
+///
+/// # Errors
+/// The connection fails or the answer is not HTTP.
+pub fn http_get(address: SocketAddr, path: &str, token: Option<&str>) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)
+        .with_context(|| format!("connecting to {address}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .context("no end of headers in the answer")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .context("no status in the answer")?;
+    anyhow::ensure!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "http_get reads whole bodies only, not chunked ones ({path})"
+    );
+    Ok((status, body.to_owned()))
+}

@@ -1,0 +1,300 @@
+//! `ccpulse token` and `ccpulse serve`, as a user runs them: tokens created on the
+//! command line open the API of a running `serve`, which consumes a real broker.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ccpulse_schemas::v1::{Event, decode};
+use ccpulse_tests::aggregate::{TestTopics, produce};
+use ccpulse_tests::api::http_get;
+use ccpulse_tests::brokers;
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn ccpulse(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ccpulse"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("CCPULSE_CONFIG")
+        .output()
+        .expect("running ccpulse")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked_and_only_their_hash_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = ccpulse(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--tenant",
+            "acme",
+            "--role",
+            "supervisor",
+            "--queues",
+            "sales,support",
+            "--name",
+            "floor-2",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).trim().to_owned();
+    assert!(
+        token.starts_with("ccp_"),
+        "stdout is the token alone: {token:?}"
+    );
+    assert!(text(&created.stderr).contains("limited to queues sales, support"));
+    let id = token.split('_').nth(1).unwrap().to_owned();
+
+    let listed = ccpulse(dir.path(), &["token", "list"]);
+    assert!(listed.status.success());
+    let list = text(&listed.stdout);
+    assert!(
+        list.contains(&id) && list.contains("floor-2") && list.contains("supervisor"),
+        "{list}"
+    );
+    assert!(list.contains("sales,support"), "{list}");
+    assert!(!list.contains(&token), "the list never shows a token");
+    let file = std::fs::read_to_string(dir.path().join("api/tokens.json")).unwrap();
+    assert!(!file.contains(&token), "the token file holds its hash only");
+
+    for (args, needle) in [
+        (
+            vec!["token", "create", "--tenant", "acme", "--role", "root"],
+            "unknown role",
+        ),
+        (
+            vec![
+                "token", "create", "--tenant", "acme", "--role", "analyst", "--queues", "sales",
+            ],
+            "only supervisor",
+        ),
+        (vec!["token", "revoke", "ffffffff"], "no token"),
+    ] {
+        let output = ccpulse(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&output.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+    }
+
+    let revoked = ccpulse(dir.path(), &["token", "revoke", &id]);
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let listed = ccpulse(dir.path(), &["token", "list"]);
+    assert!(!text(&listed.stdout).contains(&id));
+}
+
+/// A running `ccpulse serve` and where its API listens.
+struct Serve {
+    child: Child,
+    address: SocketAddr,
+    stderr: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(data_dir: &Path, topics: &TestTopics, group: &str) -> Self {
+        let stderr = data_dir.join("serve.err");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ccpulse"));
+        command
+            .args([
+                "-v",
+                "serve",
+                "--brokers",
+                &brokers(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("CCPULSE_CONFIG")
+            .env_remove("CCPULSE_BROKERS");
+        for (name, _) in std::env::vars_os() {
+            if name
+                .to_string_lossy()
+                .to_ascii_uppercase()
+                .starts_with("CCPULSE__")
+            {
+                command.env_remove(name);
+            }
+        }
+        command.envs([
+            ("CCPULSE__CONSUMER__TOPIC", topics.events.as_str()),
+            (
+                "CCPULSE__CONSUMER__DEAD_LETTER_TOPIC",
+                topics.dead_letters.as_str(),
+            ),
+            ("CCPULSE__CONSUMER__GROUP_ID", group),
+            ("CCPULSE__CONSUMER__POLL_TIMEOUT", "20ms"),
+            ("CCPULSE__KAFKA__PROPERTIES__fetch.wait.max.ms", "10"),
+        ]);
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr).unwrap())
+            .spawn()
+            .expect("starting ccpulse serve");
+        // The address is printed once the port is bound.
+        let until = Instant::now() + DEADLINE;
+        let address = loop {
+            let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+            if let Some(address) = log
+                .lines()
+                .find_map(|line| line.split("API and wallboard at http://").nth(1))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|address| address.parse().ok())
+            {
+                break address;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("ccpulse serve exited ({status}) before listening:\n{log}");
+            }
+            assert!(
+                Instant::now() < until,
+                "ccpulse serve did not listen:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Self {
+            child,
+            address,
+            stderr,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let (status, body) = http_get(self.address, path, token).expect("calling the API");
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    /// Polls `GET path` until `condition` holds on its answer.
+    fn wait_for(
+        &mut self,
+        path: &str,
+        token: Option<&str>,
+        what: &str,
+        condition: impl Fn(u16, &Value) -> bool,
+    ) -> Value {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let (status, body) = self.get(path, token);
+            if condition(status, &body) {
+                return body;
+            }
+            if let Ok(Some(exit)) = self.child.try_wait() {
+                panic!(
+                    "ccpulse serve exited ({exit}) waiting for {what}:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; last answer {status} {body}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                panic!("ccpulse serve did not stop on SIGTERM:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn events(lines: &str) -> Vec<Event<'static>> {
+    lines
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| decode(line.as_bytes()).expect("a valid event").into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_consumes_the_broker_and_serves_the_api_to_token_holders() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = TestTopics::create("serve", 2).await.unwrap();
+    let created = ccpulse(
+        dir.path(),
+        &["token", "create", "--tenant", "acme", "--role", "admin"],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let admin = text(&created.stdout).trim().to_owned();
+    let mut serve = Serve::start(dir.path(), &topics, &ccpulse_tests::unique_name("serve"));
+
+    assert_eq!(serve.get("/healthz", None).0, 200);
+    serve.wait_for("/readyz", None, "readiness", |status, body| {
+        status == 200 && body["ready"] == true
+    });
+    assert_eq!(serve.get("/api/v1/queues", None).0, 401);
+    assert_eq!(serve.get("/api/v1/queues", Some("ccp_00000000_0")).0, 401);
+
+    produce(&topics.events, &events(r#"
+{"schema_version":1,"event_id":"s1","tenant_id":"acme","type":"agent.logged_in","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","queues":["support"],"capacity":{"voice":1},"team_id":"care"}
+{"schema_version":1,"event_id":"s2","tenant_id":"acme","type":"agent.state_changed","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","state":"available"}
+{"schema_version":1,"event_id":"s3","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:01:00.000Z","interaction_id":"c-1","channel":"voice","direction":"inbound","queue_id":"support"}
+{"schema_version":1,"event_id":"s4","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:01:30.000Z","interaction_id":"c-2","channel":"voice","direction":"inbound","queue_id":"support"}
+"#)).await.unwrap();
+    let queues = serve.wait_for(
+        "/api/v1/queues",
+        Some(&admin),
+        "two waiting contacts",
+        |status, body| status == 200 && body["queues"][0]["waiting_now"] == 2,
+    );
+    assert_eq!(queues["queues"][0]["queue_id"], "support");
+    assert_eq!(queues["queues"][0]["oldest_wait_ms"], 30_000);
+    assert_eq!(queues["queues"][0]["agents"]["available"], 1);
+
+    // A token created while serve runs works at once (the file is re-read).
+    let created = ccpulse(
+        dir.path(),
+        &["token", "create", "--tenant", "acme", "--role", "viewer"],
+    );
+    let viewer = text(&created.stdout).trim().to_owned();
+    let (status, agents) = serve.get("/api/v1/agents", Some(&viewer));
+    assert_eq!(status, 200, "{agents}");
+    assert_eq!(agents["agents"][0]["agent_id"], "ag-1");
+    assert_eq!(serve.get("/api/v1/tables", Some(&viewer)).0, 403);
+
+    let (status, metrics) = http_get(serve.address, "/metrics", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(metrics.contains("ccpulse_events_total 4"), "{metrics}");
+    assert!(
+        metrics.contains("ccpulse_consumer_partitions_assigned 2"),
+        "{metrics}"
+    );
+
+    let status = serve.stop();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+}
