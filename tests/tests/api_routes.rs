@@ -723,6 +723,43 @@ async fn settings_are_validated_saved_and_applied() {
     assert_eq!(support["settings"]["sl_target_pct"], 70.0);
 }
 
+/// A formula changed through the API reaches the aggregator: the figures it publishes
+/// after its next event follow the new formula.
+#[tokio::test]
+async fn a_settings_change_reaches_the_aggregator() {
+    let mut f = fixture();
+    let admin = f.api.token("acme", Role::Admin, None);
+    let sales = f.api.get("/api/v1/queues/sales", &admin).await.json();
+    assert_eq!(
+        sales["today"]["service_level"], 0.0,
+        "abandons_count: 0 of 1"
+    );
+    let put = f
+        .api
+        .call(
+            Method::PUT,
+            "/api/v1/settings/queues/sales",
+            Some(&admin),
+            Some(r#"{"sl_formula":"answered"}"#),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text());
+    let applied = f.applied.lock().unwrap().clone().expect("settings applied");
+    f.folded.aggregator().set_fold_config(applied);
+    let next = decode(
+        br#"{"schema_version":1,"event_id":"e14","tenant_id":"acme","type":"interaction.created","occurred_at":"2026-11-16T14:02:41.000Z","interaction_id":"c-4","channel":"voice","direction":"inbound"}"#,
+    )
+    .unwrap();
+    f.folded.apply(&[next], 100);
+    let sales = f.api.get("/api/v1/queues/sales", &admin).await.json();
+    assert_eq!(sales["settings"]["sl_formula"], "answered");
+    assert_eq!(
+        sales["today"]["service_level"],
+        Value::Null,
+        "answered: no answer, an empty denominator"
+    );
+}
+
 #[tokio::test]
 async fn operations_routes_and_the_page_need_no_token() {
     let f = fixture();

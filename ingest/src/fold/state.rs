@@ -446,4 +446,54 @@ mod tests {
         assert_eq!(restored.queue_live(), fold.queue_live());
         assert_eq!(restored.queue_live()[0].waiting_now, 1);
     }
+
+    /// The agent's team and channels (from its login) are live, and survive a
+    /// checkpoint: a restored fold shows the same `agent_live` rows.
+    #[test]
+    fn team_and_channels_of_a_login_survive_a_restore() {
+        let lines = [
+            r#"{"schema_version":1,"event_id":"e1","tenant_id":"acme","type":"agent.logged_in","occurred_at":"2026-11-20T09:00:00.000Z","agent_id":"a-1","queues":["sales"],"capacity":{"voice":1,"chat":3},"team_id":"t-north"}"#,
+            r#"{"schema_version":1,"event_id":"e2","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-20T09:01:00.000Z","interaction_id":"i1","channel":"chat","direction":"inbound","queue_id":"sales"}"#,
+        ];
+        let config = Arc::new(FoldConfig::default());
+        let mut fold = Fold::new(Arc::clone(&config));
+        for line in lines {
+            fold.apply(&decode(line.as_bytes()).unwrap());
+        }
+        let agents = fold.agent_live();
+        assert_eq!(agents[0].team_id.as_deref(), Some("t-north"));
+        assert_eq!(agents[0].channels, ["chat", "voice"]);
+        assert_eq!(fold.queue_live()[0].channels, ["chat"]);
+        let (_, state) = fold.checkpoint();
+        let restored = Fold::restore(config, &state).expect("restores");
+        assert_eq!(restored.agent_live(), fold.agent_live());
+        assert_eq!(restored.queue_live(), fold.queue_live());
+    }
+
+    /// New settings apply to the events folded after them: the live service level of a
+    /// queue follows its new formula.
+    #[test]
+    fn set_config_applies_to_the_next_figures() {
+        use ccpulse_schemas::metrics::SlFormula;
+        let lines = [
+            r#"{"schema_version":1,"event_id":"e1","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-20T09:00:00.000Z","interaction_id":"i1","channel":"voice","direction":"inbound","queue_id":"sales"}"#,
+            r#"{"schema_version":1,"event_id":"e2","tenant_id":"acme","type":"interaction.abandoned","occurred_at":"2026-11-20T09:00:02.000Z","interaction_id":"i1","channel":"voice","direction":"inbound","queue_id":"sales"}"#,
+            r#"{"schema_version":1,"event_id":"e3","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-20T09:01:00.000Z","interaction_id":"i2","channel":"voice","direction":"inbound","queue_id":"sales"}"#,
+            r#"{"schema_version":1,"event_id":"e4","tenant_id":"acme","type":"interaction.answered","occurred_at":"2026-11-20T09:01:05.000Z","interaction_id":"i2","channel":"voice","direction":"inbound","queue_id":"sales","agent_id":"a-1"}"#,
+        ];
+        let mut fold = Fold::new(Arc::new(FoldConfig::default()));
+        for line in lines {
+            fold.apply(&decode(line.as_bytes()).unwrap());
+        }
+        // abandons_count: 1 answered within T over 1 answered + 1 abandoned.
+        assert_eq!(fold.queue_live()[0].today.service_level, Some(0.5));
+        let mut changed = FoldConfig::default();
+        changed.default_tenant.queue_defaults.sl_formula = Some(SlFormula::Answered);
+        fold.set_config(Arc::new(changed));
+        assert_eq!(
+            fold.config().tenant("acme").queue("sales").sl_formula,
+            SlFormula::Answered
+        );
+        assert_eq!(fold.queue_live()[0].today.service_level, Some(1.0));
+    }
 }
