@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -243,9 +244,10 @@ pub(super) async fn run_report(
     State(state): State<ApiState>,
     Caller(caller): Caller,
     Path(name): Path<String>,
-    Query(query): Query<Vec<(String, String)>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     require(&caller)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let report = state.engine.find_report(&name)?;
     let option = |key: &str| {
         query
