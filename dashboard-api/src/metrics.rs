@@ -10,6 +10,7 @@
 //! | `ccpulse_dead_letters_total` | counter | `reason` |
 //! | `ccpulse_checkpoints_total` | counter | |
 //! | `ccpulse_websocket_clients` | gauge | |
+//! | `ccpulse_websocket_too_slow_total` | counter | (clients closed for not taking a message in time) |
 //! | `ccpulse_query_duration_seconds` | histogram | `kind` (`sql`, `report`) |
 //! | `ccpulse_http_requests_total` | counter | `status` class (`2xx` … `5xx`) |
 
@@ -33,6 +34,7 @@ const RATE_WINDOW: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct ApiMetrics {
     websocket_clients: AtomicI64,
+    websocket_too_slow: AtomicU64,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     /// Responses by status class: 2xx, 3xx, 4xx, 5xx.
     responses: [AtomicU64; 4],
@@ -68,6 +70,11 @@ impl ApiMetrics {
         ClientGuard {
             metrics: Arc::clone(self),
         }
+    }
+
+    /// A WebSocket client was closed for not taking a message within its send timeout.
+    pub fn websocket_too_slow(&self) {
+        self.websocket_too_slow.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn websocket_clients(&self) -> i64 {

@@ -111,9 +111,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use ccpulse_ingest::aggregate::LiveView;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout_at};
@@ -125,6 +126,7 @@ use self::subscription::Subscription;
 use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::extract::{authenticate, bearer_token};
+use crate::metrics::ApiMetrics;
 use crate::settings::SettingsStore;
 use crate::state::{ApiState, StreamConfig};
 use crate::views;
@@ -149,8 +151,22 @@ pub(crate) async fn upgrade(
     State(state): State<ApiState>,
     headers: HeaderMap,
     uri: Uri,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return ApiError::new(
+                rejection.status(),
+                "websocket_required",
+                format!(
+                    "`/api/v1/stream` is a WebSocket: connect with a WebSocket client ({})",
+                    rejection.body_text()
+                ),
+            )
+            .into_response();
+        }
+    };
     // The token is checked now (the request is gone after the upgrade) and a refusal
     // reported over the socket (module docs, "Connecting").
     let caller = bearer_token(&headers, &uri, true).and_then(|token| authenticate(&state, &token));
@@ -169,6 +185,7 @@ struct Connection<S> {
     socket: S,
     live: Arc<LiveView>,
     settings: Arc<SettingsStore>,
+    metrics: Arc<ApiMetrics>,
     config: StreamConfig,
     shutdown: CancellationToken,
 }
@@ -229,6 +246,7 @@ where
             socket,
             live: Arc::clone(&state.live),
             settings: Arc::clone(&state.settings),
+            metrics: Arc::clone(&state.metrics),
             config: state.stream.clone(),
             shutdown: state.shutdown.clone(),
         }
@@ -481,6 +499,7 @@ where
                     send_timeout_ms = self.config.send_timeout.as_millis(),
                     "closing a stream whose client does not take its messages"
                 );
+                self.metrics.websocket_too_slow();
                 (CLOSE_TOO_SLOW, "too slow".to_owned(), None)
             }
             End::Close {

@@ -1038,3 +1038,32 @@ async fn shutdown_closes_streams_with_1001() {
     }
     wait_for_clients(&api, 0).await;
 }
+
+/// Queue settings saved through the API reach the streams at once (a delta with the
+/// queue's new target), without waiting for the next event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_change_is_pushed_to_the_streams() {
+    let folded = Folded::new(&two_queues(), FoldConfig::default(), 0).unwrap();
+    let api = api_over(&folded, stream_config());
+    let (address, _server) = api.listen().await.unwrap();
+    let admin = api.token(TENANT, Role::Admin, None);
+    let mut socket = connect(address, Some(&admin)).await;
+    subscribe(&mut socket, "wall", "queues", None).await;
+    let snapshot = next_json(&mut socket).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    let put = api
+        .call(
+            axum::http::Method::PUT,
+            "/api/v1/settings/queues/sales",
+            Some(&admin),
+            Some(r#"{"sl_target_pct":92.5}"#),
+        )
+        .await;
+    assert_eq!(put.status, axum::http::StatusCode::OK, "{}", put.text());
+    let delta = next_json(&mut socket).await;
+    assert_eq!(delta["type"], "delta", "{delta}");
+    let upserts = delta["queues"]["upsert"].as_array().unwrap();
+    assert_eq!(upserts.len(), 1, "only the changed queue: {delta}");
+    assert_eq!(upserts[0]["queue_id"], "sales");
+    assert_eq!(upserts[0]["settings"]["sl_target_pct"], 92.5);
+}

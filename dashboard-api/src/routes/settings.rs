@@ -87,6 +87,8 @@ pub(super) async fn put_tenant(
         .update(&caller.tenant_id, |current| *current = settings)
         .map_err(saved_error)?;
     tracing::info!(tenant = %caller.tenant_id, token = %caller.token_id, "tenant settings updated");
+    // Streams resend the queues with their new settings.
+    state.live.notify();
     Ok(Json(TenantSettingsResponse {
         tenant_id: caller.tenant_id,
         source: SettingsSource::Api,
@@ -149,5 +151,6 @@ pub(super) async fn put_queue(
         })
         .map_err(saved_error)?;
     tracing::info!(tenant = %caller.tenant_id, queue = %queue_id, token = %caller.token_id, "queue settings updated");
+    state.live.notify();
     Ok(Json(queue_response(caller.tenant_id, queue_id, &saved)))
 }

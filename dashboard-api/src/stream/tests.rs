@@ -108,6 +108,7 @@ fn connect(config: StreamConfig, caller: Result<Principal, ApiError>, outgoing: 
         socket: ChannelSocket { incoming, outgoing },
         live: Arc::new(LiveView::default()),
         settings: Arc::new(settings),
+        metrics: Arc::new(crate::metrics::ApiMetrics::default()),
         config,
         shutdown: shutdown.clone(),
     };

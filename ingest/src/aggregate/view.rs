@@ -100,6 +100,12 @@ impl LiveView {
         self.changes.subscribe()
     }
 
+    /// Wakes the subscribers without a publication: something they show beside the
+    /// live rows changed (queue settings saved through the API).
+    pub fn notify(&self) {
+        self.changes.send_modify(|version| *version += 1);
+    }
+
     /// Replaces a partition's snapshot with `fold`'s. `anomalies_tail`: the provisional
     /// tail's anomaly counts when a checkpoint just computed them (else the previous
     /// anomaly counts stay).
