@@ -298,3 +298,197 @@ async fn serve_consumes_the_broker_and_serves_the_api_to_token_holders() {
     let status = serve.stop();
     assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
 }
+
+/// The text of `[data-queue=queue] [data-field=field]` on the page (`null` when absent).
+fn tile_field(queue: &str, field: &str) -> String {
+    format!(
+        "(document.querySelector('[data-queue=\"{queue}\"] [data-field=\"{field}\"]')?.textContent ?? null)"
+    )
+}
+
+fn agent_field(agent: &str, field: &str) -> String {
+    format!(
+        "(document.querySelector('[data-agent=\"{agent}\"] [data-field=\"{field}\"]')?.textContent ?? null)"
+    )
+}
+
+/// A fraction as the page shows it ("87.5 %", "—" for none).
+fn percent(value: &Value) -> String {
+    value
+        .as_f64()
+        .map_or_else(|| "—".to_owned(), |f| format!("{:.1} %", f * 100.0))
+}
+
+/// Headless Chromium drives the real page served by `ccpulse serve` with a viewer
+/// token: the tiles and the agent grid show what the API reports, and follow new
+/// events produced to the broker. A screenshot is saved in the test output.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_wallboard_shows_what_the_api_reports_and_follows_new_events() {
+    use ccpulse_tests::browser::{Browser, test_output_path};
+    let dir = tempfile::tempdir().unwrap();
+    let topics = TestTopics::create("wallboard", 1).await.unwrap();
+    let created = ccpulse(
+        dir.path(),
+        &[
+            "token", "create", "--tenant", "acme", "--role", "viewer", "--name", "wall",
+        ],
+    );
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let viewer = text(&created.stdout).trim().to_owned();
+    let mut serve = Serve::start(
+        dir.path(),
+        &topics,
+        &ccpulse_tests::unique_name("wallboard"),
+    );
+    serve.wait_for("/readyz", None, "readiness", |status, body| {
+        status == 200 && body["ready"] == true
+    });
+
+    produce(&topics.events, &events(r#"
+{"schema_version":1,"event_id":"w01","tenant_id":"acme","type":"agent.logged_in","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","queues":["support"],"capacity":{"voice":1},"team_id":"care"}
+{"schema_version":1,"event_id":"w02","tenant_id":"acme","type":"agent.state_changed","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","state":"available"}
+{"schema_version":1,"event_id":"w03","tenant_id":"acme","type":"agent.logged_in","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-2","queues":["sales"],"capacity":{"voice":1},"team_id":"north"}
+{"schema_version":1,"event_id":"w04","tenant_id":"acme","type":"agent.state_changed","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-2","state":"away","reason":"lunch"}
+{"schema_version":1,"event_id":"w05","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:01:00.000Z","interaction_id":"c-1","channel":"voice","direction":"inbound","queue_id":"support"}
+{"schema_version":1,"event_id":"w06","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:01:30.000Z","interaction_id":"c-2","channel":"voice","direction":"inbound","queue_id":"support"}
+{"schema_version":1,"event_id":"w07","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:02:00.000Z","interaction_id":"c-3","channel":"voice","direction":"inbound","queue_id":"sales"}
+{"schema_version":1,"event_id":"w08","tenant_id":"acme","type":"interaction.abandoned","occurred_at":"2026-11-16T14:02:10.000Z","interaction_id":"c-3","channel":"voice","direction":"inbound","queue_id":"sales"}
+"#)).await.unwrap();
+    let api = serve.wait_for(
+        "/api/v1/queues",
+        Some(&viewer),
+        "both queues",
+        |status, body| {
+            status == 200
+                && body["queues"].as_array().is_some_and(|q| q.len() == 2)
+                && body["queues"][1]["waiting_now"] == 2
+        },
+    );
+
+    let browser = Browser::launch()
+        .await
+        .expect("headless Chromium (scripts/install-browser.sh)");
+    let page = browser
+        .new_page(&format!("http://{}/#token={viewer}", serve.address))
+        .await
+        .unwrap();
+    page.wait_for("document.body.dataset.connection === 'live'", DEADLINE)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "the page never went live: {e}; console: {:?}",
+                page.console()
+            )
+        });
+    // The token left the address bar.
+    let href = page.evaluate("location.href").await.unwrap();
+    assert!(!href.as_str().unwrap().contains("ccp_"), "{href}");
+
+    // Every tile shows the API's figures.
+    for queue in api["queues"].as_array().unwrap() {
+        let id = queue["queue_id"].as_str().unwrap();
+        let waiting = queue["waiting_now"].to_string();
+        page.wait_for(
+            &format!("{} === '{waiting}'", tile_field(id, "waiting_now")),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{id} waiting: {e}"));
+        let shown = |field: &str| {
+            let page = &page;
+            let expression = tile_field(id, field);
+            async move { page.evaluate(&expression).await.unwrap() }
+        };
+        assert_eq!(
+            shown("sl_today").await,
+            percent(&queue["today"]["service_level"]),
+            "{id}"
+        );
+        assert_eq!(
+            shown("abandon_rate").await,
+            percent(&queue["today"]["abandon_rate"]),
+            "{id}"
+        );
+        for state in ["available", "away", "interacting"] {
+            assert_eq!(
+                shown(&format!("agents_{state}")).await,
+                queue["agents"][state].to_string(),
+                "{id} {state}"
+            );
+        }
+    }
+    // sales: one abandon, no answer → SL 0 % against 80 %: missed, in words and data.
+    let status = page
+        .evaluate("document.querySelector('[data-queue=\"sales\"]').dataset.slStatus")
+        .await
+        .unwrap();
+    assert_eq!(status, "missed");
+    assert_eq!(
+        page.evaluate(&tile_field("sales", "sl_today_status"))
+            .await
+            .unwrap(),
+        "missed"
+    );
+    // support: nobody answered yet → no data.
+    assert_eq!(
+        page.evaluate(&tile_field("support", "sl_today_status"))
+            .await
+            .unwrap(),
+        "no data"
+    );
+    // The agent grid: states as the API has them.
+    assert_eq!(
+        page.evaluate(&agent_field("ag-2", "state")).await.unwrap(),
+        "Away (lunch)"
+    );
+    assert_eq!(
+        page.evaluate(&agent_field("ag-1", "team")).await.unwrap(),
+        "care"
+    );
+
+    // An answer produced to the broker reaches the page: one fewer waiting, ag-1 busy.
+    produce(&topics.events, &events(r#"
+{"schema_version":1,"event_id":"w09","tenant_id":"acme","type":"interaction.offered","occurred_at":"2026-11-16T14:02:20.000Z","interaction_id":"c-1","channel":"voice","direction":"inbound","queue_id":"support","agent_id":"ag-1"}
+{"schema_version":1,"event_id":"w10","tenant_id":"acme","type":"interaction.answered","occurred_at":"2026-11-16T14:02:25.000Z","interaction_id":"c-1","channel":"voice","direction":"inbound","queue_id":"support","agent_id":"ag-1"}
+"#)).await.unwrap();
+    page.wait_for(
+        &format!("{} === '1'", tile_field("support", "waiting_now")),
+        DEADLINE,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("support waiting after the answer: {e}"));
+    page.wait_for(
+        &format!("{} === 'Interacting'", agent_field("ag-1", "state")),
+        DEADLINE,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("ag-1 state after the answer: {e}"));
+    let (_, after) = serve.get("/api/v1/queues/support", Some(&viewer));
+    assert_eq!(after["waiting_now"], 1);
+    assert_eq!(
+        after["today"]["service_level"], 0.0,
+        "answered after 85 s > 20 s"
+    );
+    page.wait_for(
+        &format!("{} === '0.0 %'", tile_field("support", "sl_today")),
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+
+    let screenshot = test_output_path("wallboard-serve.png");
+    page.screenshot(&screenshot).await.unwrap();
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "a real picture"
+    );
+    eprintln!("screenshot: {}", screenshot.display());
+    let errors: Vec<String> = page
+        .console()
+        .into_iter()
+        .filter(|line| line.to_ascii_lowercase().contains("error"))
+        .collect();
+    assert!(errors.is_empty(), "the page logged errors: {errors:?}");
+    drop(browser);
+    assert!(serve.stop().success());
+}

@@ -13,9 +13,12 @@
 //!   (and the raw `events` table) back.
 //! - [`query`]: events folded in-process by the aggregator, served to a query engine.
 //! - [`api`]: the HTTP API over an aggregator's live view and tables, and its tokens.
+//! - [`browser`]: headless Chromium driven over the DevTools protocol, for tests of the
+//!   wallboard page (no broker needed).
 
 pub mod aggregate;
 pub mod api;
+pub mod browser;
 pub mod query;
 
 use std::sync::atomic::{AtomicU32, Ordering};
