@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The one test command (README, CI): starts a real Kafka-protocol broker, builds, and
-# runs every test of the workspace against it. Does all set-up itself.
+# The one test command (README, CI): installs headless Chromium if missing (browser
+# tests of the wallboard), starts a real Kafka-protocol broker, builds, and runs every
+# test of the workspace against it. Does all set-up itself.
 #
 #   scripts/test.sh              all tests
 #   scripts/test.sh -p CRATE …   extra arguments go to `cargo test`
@@ -8,6 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
+scripts/install-browser.sh
 scripts/kafka.sh start
 trap 'scripts/kafka.sh stop' EXIT
 # shellcheck disable=SC1091
