@@ -223,16 +223,7 @@ fn demo_runs_traffic_through_the_embedded_broker() {
 /// `CCPULSE_CONFIG` or `CCPULSE__…` leak in.
 fn ccpulse_config(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ccpulse"));
-    command.args(args).env_remove("CCPULSE_CONFIG");
-    for (name, _) in std::env::vars_os() {
-        if name
-            .to_string_lossy()
-            .to_ascii_uppercase()
-            .starts_with("CCPULSE__")
-        {
-            command.env_remove(name);
-        }
-    }
+    ccpulse_tests::without_ccpulse_env(command.args(args));
     command.envs(env.iter().copied());
     command.output().expect("run ccpulse")
 }

@@ -322,18 +322,8 @@ impl Ingest {
             .arg(&self.config_file)
             .arg("--data-dir")
             .arg(&self.data_dir)
-            .args(extra)
-            .env_remove("CCPULSE_CONFIG")
-            .env_remove("CCPULSE_BROKERS");
-        for (name, _) in std::env::vars_os() {
-            if name
-                .to_string_lossy()
-                .to_ascii_uppercase()
-                .starts_with("CCPULSE__")
-            {
-                command.env_remove(name);
-            }
-        }
+            .args(extra);
+        ccpulse_tests::without_ccpulse_env(&mut command);
         let every = CHECKPOINT_EVERY.to_string();
         command.envs([
             ("CCPULSE__CONSUMER__TOPIC", self.topics.events.as_str()),

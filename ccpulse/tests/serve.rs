@@ -16,11 +16,9 @@ use serde_json::Value;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 fn ccpulse(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ccpulse"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("CCPULSE_CONFIG")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ccpulse"));
+    command.args(args).arg("--data-dir").arg(data_dir);
+    ccpulse_tests::without_ccpulse_env(&mut command)
         .output()
         .expect("running ccpulse")
 }
@@ -117,18 +115,8 @@ impl Serve {
                 "127.0.0.1:0",
             ])
             .arg("--data-dir")
-            .arg(data_dir)
-            .env_remove("CCPULSE_CONFIG")
-            .env_remove("CCPULSE_BROKERS");
-        for (name, _) in std::env::vars_os() {
-            if name
-                .to_string_lossy()
-                .to_ascii_uppercase()
-                .starts_with("CCPULSE__")
-            {
-                command.env_remove(name);
-            }
-        }
+            .arg(data_dir);
+        ccpulse_tests::without_ccpulse_env(&mut command);
         command.envs([
             ("CCPULSE__CONSUMER__TOPIC", topics.events.as_str()),
             (

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod file;
 pub mod metrics;
 mod routes;
 pub mod settings;

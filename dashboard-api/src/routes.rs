@@ -13,6 +13,10 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use ccpulse_query::{ExportFormat, ExportOptions, QueryOutput, TenantScope};
+use serde_json::value::RawValue;
+
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::ApiState;
 
@@ -68,4 +72,25 @@ async fn count_responses(State(state): State<ApiState>, request: Request, next: 
     let response = next.run(request).await;
     state.metrics.observe_response(response.status().as_u16());
     response
+}
+
+/// The query scope of the caller: its tenant, in the tenant's time zone.
+fn tenant_scope(state: &ApiState, caller: &Principal) -> TenantScope {
+    let timezone = state.settings.current().tenant(&caller.tenant_id).timezone;
+    TenantScope::new(caller.tenant_id.clone(), timezone)
+}
+
+/// The rows of `output` as a JSON array of objects (timestamps RFC 3339 UTC).
+fn rows_json(output: &QueryOutput) -> Result<Box<RawValue>, ApiError> {
+    let mut bytes = Vec::new();
+    ccpulse_query::export::write_batches(
+        &mut bytes,
+        ExportFormat::Json,
+        &output.schema,
+        &output.batches,
+        ExportOptions::default(),
+    )
+    .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))?;
+    RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))
 }

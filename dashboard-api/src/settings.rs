@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -113,13 +112,13 @@ impl SavedSettings {
             message: e.to_string(),
         })?;
         bytes.push(b'\n');
-        let temporary = path.with_extension("json.tmp");
-        {
-            let mut out = fs::File::create(&temporary).map_err(io("writing", &temporary))?;
-            out.write_all(&bytes).map_err(io("writing", &temporary))?;
-            out.sync_all().map_err(io("writing", &temporary))?;
-        }
-        fs::rename(&temporary, path).map_err(io("replacing", path))
+        crate::file::replace(path, &bytes, false).map_err(|(action, path, source)| {
+            SettingsError::Io {
+                action,
+                path,
+                source,
+            }
+        })
     }
 }
 

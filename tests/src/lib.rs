@@ -162,3 +162,22 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// Removes every ccpulse configuration variable of this process from `command`
+/// (`CCPULSE_CONFIG`, `CCPULSE_BROKERS`, `CCPULSE__…`): a test of the binary sees only
+/// the configuration it sets itself.
+pub fn without_ccpulse_env(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env_remove("CCPULSE_CONFIG")
+        .env_remove("CCPULSE_BROKERS");
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_string_lossy()
+            .to_ascii_uppercase()
+            .starts_with("CCPULSE__")
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
@@ -258,19 +257,13 @@ impl TokenStore {
             message: e.to_string(),
         })?;
         bytes.push(b'\n');
-        let temporary = self.path.with_extension("json.tmp");
-        {
-            let mut options = fs::OpenOptions::new();
-            options.create(true).truncate(true).write(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut out = options
-                .open(&temporary)
-                .map_err(io("writing", &temporary))?;
-            out.write_all(&bytes).map_err(io("writing", &temporary))?;
-            out.sync_all().map_err(io("writing", &temporary))?;
-        }
-        fs::rename(&temporary, &self.path).map_err(io("replacing", &self.path))?;
+        crate::file::replace(&self.path, &bytes, true).map_err(|(action, path, source)| {
+            TokenError::Io {
+                action,
+                path,
+                source,
+            }
+        })?;
         drop(lock);
         Ok(result)
     }

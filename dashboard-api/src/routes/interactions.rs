@@ -12,7 +12,9 @@ use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::state::ApiState;
-use ccpulse_query::{ExportFormat, ExportOptions, QueryOutput, TenantScope};
+use ccpulse_query::QueryOutput;
+
+use super::{rows_json, tenant_scope};
 
 /// A SQL string literal (ids are data, never SQL).
 fn literal(value: &str) -> String {
@@ -34,26 +36,6 @@ fn queue_filter(caller: &Principal, column: &str) -> String {
     }
 }
 
-fn scope(state: &ApiState, caller: &Principal) -> TenantScope {
-    let timezone = state.settings.current().tenant(&caller.tenant_id).timezone;
-    TenantScope::new(caller.tenant_id.clone(), timezone)
-}
-
-/// The rows of `output` as a JSON array of objects.
-fn rows(output: &QueryOutput) -> Result<Box<RawValue>, ApiError> {
-    let mut bytes = Vec::new();
-    ccpulse_query::export::write_batches(
-        &mut bytes,
-        ExportFormat::Json,
-        &output.schema,
-        &output.batches,
-        ExportOptions::default(),
-    )
-    .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))?;
-    RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
-        .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))
-}
-
 #[derive(Debug, Serialize)]
 pub(super) struct InteractionDetail {
     interaction_id: String,
@@ -71,7 +53,7 @@ pub(super) async fn by_id(
     caller
         .require(Permission::ReadInteractions)
         .map_err(ApiError::forbidden)?;
-    let scope = scope(&state, &caller);
+    let scope = tenant_scope(&state, &caller);
     let id = literal(&interaction_id);
     let all_visits = state
         .engine
@@ -103,8 +85,8 @@ pub(super) async fn by_id(
     let events = state.engine.sql(&scope, &events_sql).await?;
     Ok(Json(InteractionDetail {
         interaction_id,
-        visits: rows(&visits)?,
-        events: rows(&events)?,
+        visits: rows_json(&visits)?,
+        events: rows_json(&events)?,
     }))
 }
 
@@ -159,10 +141,13 @@ pub(super) async fn by_customer(
         literal(&customer_id),
         queue_filter(&caller, "queue_id")
     );
-    let output = state.engine.sql(&scope(&state, &caller), &sql).await?;
+    let output = state
+        .engine
+        .sql(&tenant_scope(&state, &caller), &sql)
+        .await?;
     Ok(Json(CustomerHistory {
         customer_id,
         count: output.rows,
-        visits: rows(&output)?,
+        visits: rows_json(&output)?,
     }))
 }

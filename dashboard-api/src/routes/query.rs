@@ -15,19 +15,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ccpulse_query::reports::{ExportMode, ReportDef};
-use ccpulse_query::{ExportFormat, ExportOptions, ExportWriter, TenantScope};
+use ccpulse_query::{ExportFormat, ExportOptions, ExportWriter};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::{rows_json, tenant_scope};
 use crate::auth::{Permission, Principal};
 use crate::error::ApiError;
 use crate::extract::{Caller, JsonBody};
 use crate::state::ApiState;
-
-fn scope(state: &ApiState, caller: &Principal) -> TenantScope {
-    let timezone = state.settings.current().tenant(&caller.tenant_id).timezone;
-    TenantScope::new(caller.tenant_id.clone(), timezone)
-}
 
 fn require(caller: &Principal) -> Result<(), ApiError> {
     caller
@@ -47,6 +43,18 @@ pub(super) struct Column {
     #[serde(rename = "type")]
     data_type: String,
     nullable: bool,
+}
+
+fn columns(schema: &datafusion::arrow::datatypes::Schema) -> Vec<Column> {
+    schema
+        .fields()
+        .iter()
+        .map(|field| Column {
+            name: field.name().clone(),
+            data_type: field.data_type().to_string(),
+            nullable: field.is_nullable(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -69,35 +77,16 @@ pub(super) async fn sql(
     }
     let output = state
         .engine
-        .sql(&scope(&state, &caller), &request.sql)
+        .sql(&tenant_scope(&state, &caller), &request.sql)
         .await;
     let output = match output {
         Ok(output) => output,
         Err(error) => return Err(error.into()),
     };
     state.metrics.observe_query("sql", output.elapsed);
-    let mut rows = Vec::new();
-    ccpulse_query::export::write_batches(
-        &mut rows,
-        ExportFormat::Json,
-        &output.schema,
-        &output.batches,
-        ExportOptions::default(),
-    )
-    .map_err(|e| ApiError::internal(format!("encoding the result: {e}")))?;
-    let rows = RawValue::from_string(String::from_utf8_lossy(&rows).into_owned())
-        .map_err(|e| ApiError::internal(format!("encoding the result: {e}")))?;
+    let rows = rows_json(&output)?;
     Ok(Json(SqlResponse {
-        columns: output
-            .schema
-            .fields()
-            .iter()
-            .map(|field| Column {
-                name: field.name().clone(),
-                data_type: field.data_type().to_string(),
-                nullable: field.is_nullable(),
-            })
-            .collect(),
+        columns: columns(&output.schema),
         rows,
         row_count: output.rows,
         elapsed_ms: output.elapsed.as_secs_f64() * 1000.0,
@@ -122,16 +111,7 @@ pub(super) async fn tables(
             .iter()
             .map(|table| TableInfo {
                 name: table.name.clone(),
-                columns: table
-                    .schema
-                    .fields()
-                    .iter()
-                    .map(|field| Column {
-                        name: field.name().clone(),
-                        data_type: field.data_type().to_string(),
-                        nullable: field.is_nullable(),
-                    })
-                    .collect(),
+                columns: columns(&table.schema),
             })
             .collect(),
     ))
@@ -303,7 +283,7 @@ pub(super) async fn run_report(
         .filter(|(name, _)| !RUN_OPTIONS.contains(&name.as_str()))
         .cloned()
         .collect();
-    let scope = scope(&state, &caller);
+    let scope = tenant_scope(&state, &caller);
     let report_tz = params
         .iter()
         .find(|(name, _)| name == "timezone")
