@@ -14,5 +14,6 @@ trap 'scripts/kafka.sh stop' EXIT
 source .kafka/env
 echo "test.sh: broker at $CCPULSE_TEST_BROKERS" >&2
 
+scripts/install-browser.sh
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked "$@"

@@ -12,8 +12,11 @@
 //! - [`aggregate`]: simulate and produce events, run the aggregator, read its tables
 //!   (and the raw `events` table) back.
 //! - [`query`]: events folded in-process by the aggregator, served to a query engine.
+//! - [`browser`]: headless Chromium driven over the DevTools protocol, for tests of the
+//!   wallboard page (no broker needed).
 
 pub mod aggregate;
+pub mod browser;
 pub mod query;
 
 use std::sync::atomic::{AtomicU32, Ordering};
