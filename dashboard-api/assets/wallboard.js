@@ -254,7 +254,9 @@ async function signIn(token) {
     me = await api('/api/v1/me');
   } catch (error) {
     if (board.token !== token) return;
-    if (error instanceof ApiError && error.status === 401) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      // Not a valid token (401), or one not allowed to read itself (403): only a
+      // person can fix that.
       forgetToken();
       showSignIn(error.message);
     } else {

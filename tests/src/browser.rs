@@ -204,10 +204,10 @@ fn spawn_stderr_reader(
         let mut address = Some(address);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                if let Some(sender) = address.take() {
-                    let _ = sender.send(url.trim().to_owned());
-                }
+            if let Some(url) = line.strip_prefix("DevTools listening on ")
+                && let Some(sender) = address.take()
+            {
+                let _ = sender.send(url.trim().to_owned());
             }
             let mut lines = tail.lock().unwrap_or_else(|poison| poison.into_inner());
             if lines.len() == STDERR_TAIL_LINES {
