@@ -451,6 +451,18 @@ async fn the_wallboard_shows_what_the_api_reports_and_follows_new_events() {
     )
     .await
     .unwrap_or_else(|e| panic!("ag-1 state after the answer: {e}"));
+    // ag-2's row was not resent (only the clock moved for it), yet its time in state
+    // follows the data's clock: away since 14:00:00, data as of 14:02:25.
+    let shown = page
+        .evaluate(&agent_field("ag-2", "time_in_state"))
+        .await
+        .unwrap();
+    let (minutes, seconds) = shown.as_str().unwrap().split_once(':').unwrap();
+    let seconds = minutes.parse::<u64>().unwrap() * 60 + seconds.parse::<u64>().unwrap();
+    assert!(
+        (145..175).contains(&seconds),
+        "ag-2 away for {shown} (145 s as of the data)"
+    );
     let (_, after) = serve.get("/api/v1/queues/support", Some(&viewer));
     assert_eq!(after["waiting_now"], 1);
     assert_eq!(

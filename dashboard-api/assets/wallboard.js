@@ -123,6 +123,8 @@ const board = {
   /** agent_id → { view: AgentView, receivedAt } */
   agents: new Map(),
   asOf: null,
+  /** performance.now() when asOf last changed. */
+  asOfAt: null,
   /** The seq of the last snapshot or delta applied; null before the first snapshot. */
   seq: null,
   socket: null,
@@ -422,6 +424,7 @@ function replaceAll(queues, agents, asOf) {
   for (const queue of queues) upsertQueue(queue, now);
   for (const agent of agents) upsertAgent(agent, now);
   board.asOf = asOf;
+  board.asOfAt = now;
   afterChange();
 }
 
@@ -431,7 +434,10 @@ function applyDelta(delta) {
   for (const id of delta.agents?.remove ?? []) removeAgent(id);
   for (const queue of delta.queues?.upsert ?? []) upsertQueue(queue, now);
   for (const agent of delta.agents?.upsert ?? []) upsertAgent(agent, now);
-  if (delta.as_of !== undefined && delta.as_of !== null) board.asOf = delta.as_of;
+  if (delta.as_of !== undefined && delta.as_of !== null && delta.as_of !== board.asOf) {
+    board.asOf = delta.as_of;
+    board.asOfAt = now;
+  }
   afterChange();
 }
 
@@ -556,11 +562,26 @@ function renderTile(tile, view) {
   }
 }
 
-/** The oldest wait, ticked on from arrival, flagged past the queue's SL threshold. */
+/**
+ * How far the clock has moved since a row's figures: a delta resends a row only when
+ * more than the time changed in it (see the stream's docs), so a row's
+ * `time_in_state_ms` and `oldest_wait_ms` are as of its own `as_of`. Add the event
+ * time from there to the board's latest `as_of`, then the wall time since that arrived.
+ */
+function elapsedSince(entry, now) {
+  const rowAsOf = Date.parse(entry.view.as_of);
+  const boardAsOf = Date.parse(board.asOf);
+  if (Number.isNaN(rowAsOf) || Number.isNaN(boardAsOf) || board.asOfAt == null) {
+    return Math.max(0, now - entry.receivedAt);
+  }
+  return Math.max(0, boardAsOf - rowAsOf) + Math.max(0, now - board.asOfAt);
+}
+
+/** The oldest wait, ticked on (see elapsedSince), flagged past the queue's SL threshold. */
 function renderOldestWait(tile, entry, now) {
-  const { view, receivedAt } = entry;
+  const { view } = entry;
   const base = view.oldest_wait_ms;
-  const wait = base == null ? null : base + Math.max(0, now - receivedAt);
+  const wait = base == null ? null : base + elapsedSince(entry, now);
   const thresholdS = view.settings?.sl_threshold_s;
   const over = wait != null && thresholdS != null && wait > thresholdS * 1000;
   setText(tile.fields.oldest_wait, formatDuration(wait));
@@ -663,8 +684,8 @@ function renderRow(row, view) {
 }
 
 function renderTimeInState(row, entry, now) {
-  const { view, receivedAt } = entry;
-  const ms = view.time_in_state_ms == null ? null : view.time_in_state_ms + Math.max(0, now - receivedAt);
+  const { view } = entry;
+  const ms = view.time_in_state_ms == null ? null : view.time_in_state_ms + elapsedSince(entry, now);
   setText(row.fields.time_in_state, formatDuration(ms));
 }
 
