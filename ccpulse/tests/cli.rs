@@ -194,6 +194,8 @@ fn replay_sends_valid_lines_and_reports_bad_ones_by_line_number() {
 fn demo_runs_traffic_through_the_embedded_broker() {
     let output = ccpulse(&[
         "demo",
+        "--listen",
+        "127.0.0.1:0",
         "--duration",
         "8s",
         "--speed",

@@ -492,3 +492,78 @@ async fn the_wallboard_shows_what_the_api_reports_and_follows_new_events() {
     drop(browser);
     assert!(serve.stop().success());
 }
+
+/// `ccpulse demo` runs the whole product: its printed wallboard URL carries a token
+/// that opens the API, which shows the simulated traffic, and the page is served.
+#[test]
+fn demo_serves_the_api_and_the_wallboard_at_the_printed_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = dir.path().join("demo.out");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ccpulse"));
+    command.args([
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--speed",
+        "3600x",
+        "--duration",
+        "120s",
+    ]);
+    let mut child = ccpulse_tests::without_ccpulse_env(&mut command)
+        .stdout(File::create(&stdout).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting ccpulse demo");
+    let until = Instant::now() + DEADLINE;
+    let (address, token) = loop {
+        let out = std::fs::read_to_string(&stdout).unwrap_or_default();
+        let url = out
+            .lines()
+            .find_map(|line| line.strip_prefix("wallboard: http://"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|url| url.split_once("/#token="))
+            .and_then(|(address, token)| {
+                Some((address.parse::<SocketAddr>().ok()?, token.to_owned()))
+            });
+        if let Some(found) = url {
+            break found;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "demo exited early:\n{out}"
+        );
+        assert!(Instant::now() < until, "no wallboard URL printed:\n{out}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (status, page) = http_get(address, "/", None).unwrap();
+    assert_eq!(status, 200);
+    assert!(page.contains("/assets/wallboard.js"));
+    let (status, me) = http_get(address, "/api/v1/me", Some(&token)).unwrap();
+    assert_eq!(status, 200, "{me}");
+    assert!(me.contains("\"role\":\"admin\""), "{me}");
+    // Simulated traffic reaches the API's queues.
+    loop {
+        let (status, body) = http_get(address, "/api/v1/queues", Some(&token)).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let queues: Value = serde_json::from_str(&body).unwrap();
+        if queues["queues"].as_array().is_some_and(|q| !q.is_empty()) {
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "demo exited early");
+        assert!(Instant::now() < until, "no queue in the demo's API: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+    let until = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "demo did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "demo exits cleanly on Ctrl-C: {status}");
+}
