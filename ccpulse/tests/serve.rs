@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ccpulse_schemas::v1::{Event, decode};
-use ccpulse_tests::aggregate::{TestTopics, produce};
+use ccpulse_schemas::v1::Event;
+use ccpulse_tests::aggregate::{TestTopics, decode_ndjson, produce};
 use ccpulse_tests::api::http_get;
 use ccpulse_tests::brokers;
 use serde_json::Value;
@@ -222,11 +222,7 @@ impl Serve {
 }
 
 fn events(lines: &str) -> Vec<Event<'static>> {
-    lines
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| decode(line.as_bytes()).expect("a valid event").into_owned())
-        .collect()
+    decode_ndjson(lines).expect("valid events")
 }
 
 #[tokio::test(flavor = "multi_thread")]

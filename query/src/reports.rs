@@ -311,7 +311,56 @@ pub enum ExportMode {
     Everything,
 }
 
+/// One parameter of a report, for `ccpulse report show` and `GET /api/v1/reports/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamDoc {
+    pub name: &'static str,
+    pub description: String,
+}
+
 impl ReportDef {
+    /// Every parameter the report takes, in the order they are documented.
+    pub fn parameters(&self) -> Vec<ParamDoc> {
+        let param = |name: &'static str, description: &str| ParamDoc {
+            name,
+            description: description.to_owned(),
+        };
+        let mut out = vec![
+            param(
+                "from",
+                "start of the range: a date (local midnight) or an RFC 3339 instant; default today",
+            ),
+            param(
+                "to",
+                "end of the range (exclusive), same forms; default tomorrow",
+            ),
+        ];
+        if let Some(default) = self.by_interval {
+            out.push(param(
+                "interval",
+                &format!(
+                    "15 minutes, 30 minutes, 60 minutes, day, week or month (default {default})"
+                ),
+            ));
+        }
+        out.push(param(
+            "timezone",
+            "IANA zone of days and buckets (default the tenant's)",
+        ));
+        for filter in self.filters {
+            out.push(param(filter.param(), "comma-separated ids (default all)"));
+        }
+        out.push(param(
+            "sl_formula",
+            "abandons_count (default), answered, ignore_short_abandons, abandons_after_t, abandons_within_t_good, all_offered",
+        ));
+        out.push(param(
+            "sl_threshold_s",
+            "a histogram bound in seconds (default each queue's own)",
+        ));
+        out
+    }
+
     /// The SQL of this report for `params`, restricted to the rows `mode` selects.
     pub fn sql(&self, params: &ReportParams, mode: ExportMode) -> String {
         match mode {

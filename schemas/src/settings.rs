@@ -161,6 +161,12 @@ pub struct EffectiveQueueSettings<'a> {
 }
 
 impl EffectiveQueueSettings<'_> {
+    /// The threshold set for the queue (its own or the defaults'), in seconds; `None`
+    /// when neither sets one and each channel's default applies.
+    pub fn sl_threshold_s(&self) -> Option<u32> {
+        self.sl_threshold_s
+    }
+
     /// The service-level threshold in milliseconds for contacts of `channel`.
     pub fn sl_threshold_ms(&self, channel: Channel) -> i64 {
         let seconds = self

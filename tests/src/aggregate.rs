@@ -45,15 +45,7 @@ pub fn fixture(name: &str) -> Result<(Vec<Event<'static>>, FoldConfig)> {
     let dir = fixtures_dir().join(name);
     let text = std::fs::read_to_string(dir.join("events.ndjson"))
         .with_context(|| format!("fixture {name}"))?;
-    let events = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            decode(line.as_bytes())
-                .map(|event| event.into_owned())
-                .map_err(|err| anyhow!("{name}: {err}"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let events = decode_ndjson(&text).with_context(|| format!("fixture {name}"))?;
     let expected: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json"))?)?;
     let settings = &expected["settings"];
@@ -70,6 +62,22 @@ pub fn fixture(name: &str) -> Result<(Vec<Event<'static>>, FoldConfig)> {
         config.allowed_lateness_ms = lateness;
     }
     Ok((events, config))
+}
+
+/// The events of an NDJSON text (blank lines skipped), each checked by the contract.
+///
+/// # Errors
+/// The first line that is not a valid event, with its number.
+pub fn decode_ndjson(text: &str) -> Result<Vec<Event<'static>>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            decode(line.as_bytes())
+                .map(|event| event.into_owned())
+                .map_err(|err| anyhow!("line {}: {err}", n + 1))
+        })
+        .collect()
 }
 
 /// A fresh events topic with `partitions` partitions and its dead-letter topic.

@@ -13,6 +13,7 @@ use ccpulse_dashboard_api::auth::Role;
 use ccpulse_dashboard_api::settings::{SavedSettings, SettingsStore};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_schemas::v1::{Event, decode};
+use ccpulse_tests::aggregate::decode_ndjson;
 use ccpulse_tests::api::TestApi;
 use ccpulse_tests::query::Folded;
 use serde_json::{Value, json};
@@ -37,11 +38,7 @@ const EVENTS: &str = r#"
 "#;
 
 fn events() -> Vec<Event<'static>> {
-    EVENTS
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| decode(line.as_bytes()).expect("a valid event").into_owned())
-        .collect()
+    decode_ndjson(EVENTS).expect("valid events")
 }
 
 /// The folded events, the API over them, and the fold settings the API last applied.

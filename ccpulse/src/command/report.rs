@@ -52,25 +52,10 @@ fn describe(report: &ReportDef) -> String {
         "{} — {}\n\n{}\n\nParameters:\n",
         report.name, report.title, report.description
     );
-    text.push_str(
-        "  from, to         range: a date (local midnight) or an RFC 3339 instant; default today\n",
-    );
-    if let Some(default) = report.by_interval {
-        text.push_str(&format!(
-            "  interval         15 minutes, 30 minutes, 60 minutes, day, week, month (default {default})\n"
-        ));
+    for param in report.parameters() {
+        text.push_str(&format!("  {:16} {}\n", param.name, param.description));
     }
-    text.push_str("  timezone         IANA zone of days and buckets (default the tenant's)\n");
-    for filter in report.filters {
-        text.push_str(&format!(
-            "  {:16} comma-separated ids (default all)\n",
-            filter.param()
-        ));
-    }
-    text.push_str("  sl_formula       abandons_count (default), answered, ignore_short_abandons, abandons_after_t, abandons_within_t_good, all_offered\n");
-    text.push_str(
-        "  sl_threshold_s   a histogram bound in seconds (default each queue's own)\n\nColumns:\n",
-    );
+    text.push_str("\nColumns:\n");
     let width = report
         .columns
         .iter()

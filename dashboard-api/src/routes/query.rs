@@ -14,7 +14,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use ccpulse_query::reports::{ExportMode, ReportDef};
+use ccpulse_query::reports::ExportMode;
 use ccpulse_query::{ExportFormat, ExportOptions, ExportWriter};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -157,42 +157,6 @@ pub(super) struct ReportDetail {
     formats: [&'static str; 5],
 }
 
-fn parameters(report: &ReportDef) -> Vec<Parameter> {
-    let param = |name: &str, description: &str| Parameter {
-        name: name.to_owned(),
-        description: description.to_owned(),
-    };
-    let mut out = vec![
-        param(
-            "from",
-            "start of the range: a date (local midnight) or an RFC 3339 instant; default today",
-        ),
-        param(
-            "to",
-            "end of the range (exclusive), same forms; default tomorrow",
-        ),
-    ];
-    if let Some(default) = report.by_interval {
-        out.push(param(
-            "interval",
-            &format!("15 minutes, 30 minutes, 60 minutes, day, week or month (default {default})"),
-        ));
-    }
-    out.push(param(
-        "timezone",
-        "IANA zone of days and buckets (default the tenant's)",
-    ));
-    for filter in report.filters {
-        out.push(param(filter.param(), "comma-separated ids (default all)"));
-    }
-    out.push(param("sl_formula", "abandons_count (default), answered, ignore_short_abandons, abandons_after_t, abandons_within_t_good, all_offered"));
-    out.push(param(
-        "sl_threshold_s",
-        "a histogram bound in seconds (default each queue's own)",
-    ));
-    out
-}
-
 pub(super) async fn report(
     State(state): State<ApiState>,
     Caller(caller): Caller,
@@ -204,7 +168,14 @@ pub(super) async fn report(
         name: report.name,
         title: report.title,
         description: report.description,
-        parameters: parameters(report),
+        parameters: report
+            .parameters()
+            .into_iter()
+            .map(|param| Parameter {
+                name: param.name.to_owned(),
+                description: param.description,
+            })
+            .collect(),
         columns: report
             .columns
             .iter()

@@ -104,11 +104,7 @@ fn queue_response(
     let effective = settings.queue(&queue_id);
     QueueSettingsResponse {
         effective: EffectiveQueue {
-            sl_threshold_s: settings
-                .queues
-                .get(&queue_id)
-                .and_then(|q| q.sl_threshold_s)
-                .or(settings.queue_defaults.sl_threshold_s),
+            sl_threshold_s: effective.sl_threshold_s(),
             sl_target_pct: effective.sl_target_pct,
             sl_formula: effective.sl_formula.as_str(),
             short_abandon_s: effective.short_abandon_s,
