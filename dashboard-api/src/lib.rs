@@ -12,6 +12,7 @@
 //! The routes, their roles and their JSON are listed in the README ("API") and served
 //! as OpenAPI at `/api/v1/openapi.json`.
 
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod extract;

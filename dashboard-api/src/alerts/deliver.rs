@@ -1,0 +1,1 @@
+//! Webhook and Slack-compatible deliveries of alert notifications.
