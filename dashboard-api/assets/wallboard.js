@@ -1,4 +1,5 @@
-// The ccpulse supervisor wallboard: live queue tiles and an agent grid for one tenant.
+// The ccpulse supervisor wallboard: live queue tiles, an agent grid and the active
+// service-level alerts for one tenant.
 //
 // What it does
 // - Token: taken from the URL fragment `#token=ccp_…` (stored in localStorage
@@ -11,12 +12,14 @@
 //     new WebSocket(ws[s]://host/api/v1/stream?access_token=TOKEN)
 //     → {"type":"subscribe","id":"wall","topic":"tenant"}   (+ "queues" when the token
 //                                                             is limited to some queues)
-//     ← {"type":"snapshot","id":"wall","seq":1,"as_of":…,"queues":[…],"agents":[…]}
-//         replaces everything;
+//     ← {"type":"snapshot","id":"wall","seq":1,"as_of":…,"queues":[…],"agents":[…],
+//         "alerts":[…]}
+//         replaces everything (no `alerts`, from a server without alerting: none);
 //     ← {"type":"delta","id":"wall","seq":n,"as_of":…,
-//         "queues":{"upsert":[…],"remove":[id…]},"agents":{"upsert":[…],"remove":[id…]}}
-//         upserts/removes rows by queue_id / agent_id (a delta not newer than the last
-//         seq is ignored);
+//         "queues":{"upsert":[…],"remove":[id…]},"agents":{"upsert":[…],"remove":[id…]},
+//         "alerts":{"upsert":[…],"remove":[id…]}}
+//         upserts/removes rows by queue_id / agent_id / alert_id (a missing key changes
+//         nothing; a delta not newer than the last seq is ignored);
 //     ← {"type":"heartbeat"} every 15 s; ← {"type":"error",…} is shown on the status line;
 //     → {"type":"ping"} every 15 s so the server does not close us as silent (4408).
 //   On close the page reconnects with exponential backoff (1 s … 30 s, jittered) and a
@@ -30,13 +33,27 @@
 //   shows state (+ reason), time in state (ticking every second from when the row was
 //   received: time_in_state_ms is as of the data, not of our clock), queues, team,
 //   channels. Values are updated in place: a delta touches only its rows.
+// - Alerts (pending and firing; resolved ones are removed by the server): a strip
+//   above the tiles, hidden when there are none, with the count, then one item per
+//   alert: firing before pending, critical before warning, then the longest-running
+//   first. Each shows its severity, message, how long it has been firing (or pending,
+//   ticking on the data's clock like time in state), "acknowledged by …" and "snoozed
+//   until HH:MM", and for a supervisor or admin an "Acknowledge" button on an
+//   unacknowledged firing alert: POST /api/v1/alerts/{id}/acknowledge, disabled while
+//   it runs; a failure is shown on the status line. A queue with a firing alert has
+//   its tile marked (class alert-critical / alert-warning and a badge). Alerts that
+//   start firing after the first snapshot are announced in a polite live region (not
+//   the strip itself, whose durations tick every second). Alerts are not filtered.
 // - Layout: filters (queue, channel, team), tile order (drag and drop, or the arrow
 //   buttons, which work from the keyboard) and shown sections are saved in localStorage
 //   `ccpulse.wallboard.layout`. Full screen (button) and `?mode=wall` hide the controls
 //   and enlarge the text.
 //
 // Test hooks: tiles `[data-queue]` with `data-sl-status` (today's SL), values
-// `[data-field]`; agent rows `[data-agent]`; body `data-connection`.
+// `[data-field]`; agent rows `[data-agent]`; body `data-connection`; the alert strip
+// `#alerts` (`#alerts-count`, `#alerts-summary`, `#alert-list`, `#alerts-announcer`),
+// its items `[data-alert]` with `data-state`, `data-severity`, `[data-field]` and
+// `button[data-action="acknowledge"]`.
 
 const TOKEN_KEY = 'ccpulse.token';
 const LAYOUT_KEY = 'ccpulse.wallboard.layout';
@@ -52,6 +69,12 @@ const STATE_LABELS = {
   offline: 'Offline',
 };
 const SL_LABELS = { missed: 'missed', at_risk: 'at risk', met: 'met', no_data: 'no data' };
+const SEVERITY_LABELS = { critical: 'Critical', warning: 'Warning' };
+/** Strip order: firing before pending, critical before warning (unknown values last). */
+const ALERT_STATE_RANK = { firing: 0, pending: 1 };
+const SEVERITY_RANK = { critical: 0, warning: 1 };
+/** The roles the API lets acknowledge an alert. */
+const ACKNOWLEDGING_ROLES = new Set(['supervisor', 'admin']);
 /** SL at or above its target by less than this many points is "at risk". */
 const AT_RISK_POINTS = 5;
 
@@ -112,6 +135,37 @@ function formatClock(time) {
   return Number.isNaN(date.getTime()) ? '' : date.toLocaleTimeString('en-GB', { hour12: false });
 }
 
+/** An RFC 3339 time as local "HH:MM"; "" for null. */
+export function formatHourMinute(time) {
+  if (!time) return '';
+  const date = new Date(time);
+  return Number.isNaN(date.getTime())
+    ? ''
+    : date.toLocaleTimeString('en-GB', { hour12: false, hour: '2-digit', minute: '2-digit' });
+}
+
+/** "1 alert", "3 alerts". */
+export function countAlerts(count) {
+  return `${count} alert${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * The alert strip's order: firing before pending, critical before warning, then the
+ * longest-running first (fired_at, else since), then by id, so that an alert keeps its
+ * place as the others tick.
+ */
+export function compareAlerts(a, b) {
+  const rank = (ranks, value) => ranks[value] ?? Object.keys(ranks).length;
+  const start = (alert) => {
+    const time = Date.parse(alert.fired_at ?? alert.since);
+    return Number.isNaN(time) ? Number.MAX_SAFE_INTEGER : time;
+  };
+  return rank(ALERT_STATE_RANK, a.state) - rank(ALERT_STATE_RANK, b.state)
+    || rank(SEVERITY_RANK, a.severity) - rank(SEVERITY_RANK, b.severity)
+    || start(a) - start(b)
+    || compareIds(a.alert_id, b.alert_id);
+}
+
 // ---------------------------------------------------------------------------------
 // State
 
@@ -122,6 +176,14 @@ const board = {
   queues: new Map(),
   /** agent_id → { view: AgentView, receivedAt } */
   agents: new Map(),
+  /** alert_id → { view: AlertView, receivedAt } */
+  alerts: new Map(),
+  /** Whether a snapshot brought the alerts since signing in: until then none is new. */
+  alertsSynced: false,
+  /** The ids of the alerts known to be firing: the ones not to announce again. */
+  firingSeen: new Set(),
+  /** The ids of the alerts whose acknowledgement is in flight. */
+  acknowledging: new Set(),
   asOf: null,
   /** performance.now() when asOf last changed. */
   asOfAt: null,
@@ -137,12 +199,15 @@ const board = {
   wallMode: new URLSearchParams(location.search).get('mode') === 'wall',
 };
 
-/** queue_id → { root, fields } and agent_id → { root, fields }: the DOM, kept in place. */
+/** queue_id, agent_id, alert_id → { root, fields }: the DOM, kept in place. */
 const tiles = new Map();
 const rows = new Map();
+const alertItems = new Map();
 let draggedQueueId = null;
 /** Numbers the tiles' title ids (queue ids may hold any character). */
 let tileCount = 0;
+/** Numbers the alert items' message ids, for their buttons' aria-describedby. */
+let alertItemCount = 0;
 
 const $ = (id) => document.getElementById(id);
 
@@ -200,17 +265,22 @@ class ApiError extends Error {
   }
 }
 
-async function api(path) {
+/** A call to the API with the token; `body`, when given, is sent as JSON. */
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { Authorization: `Bearer ${board.token}`, Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
-    headers: { Authorization: `Bearer ${board.token}`, Accept: 'application/json' },
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store',
   });
-  const body = await response.json().catch(() => null);
+  const answer = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = body?.error ?? {};
+    const error = answer?.error ?? {};
     throw new ApiError(response.status, error.code ?? 'http', error.message ?? `HTTP ${response.status}`);
   }
-  return body;
+  return answer;
 }
 
 // ---------------------------------------------------------------------------------
@@ -393,7 +463,7 @@ function handleMessage(message) {
       if (message.id !== SUBSCRIPTION_ID) return;
       board.seq = message.seq ?? 0;
       board.reconnectAttempts = 0;
-      replaceAll(message.queues ?? [], message.agents ?? [], message.as_of ?? null);
+      replaceAll(message.queues ?? [], message.agents ?? [], message.as_of ?? null, message.alerts ?? []);
       setConnection('live', 'live');
       break;
     case 'delta':
@@ -415,7 +485,8 @@ function handleMessage(message) {
 // ---------------------------------------------------------------------------------
 // Data → DOM
 
-function replaceAll(queues, agents, asOf) {
+/** Replaces the board; `alerts` undefined (the REST load has none) keeps the alerts. */
+function replaceAll(queues, agents, asOf, alerts) {
   const now = performance.now();
   const queueIds = new Set(queues.map((queue) => queue.queue_id));
   const agentIds = new Set(agents.map((agent) => agent.agent_id));
@@ -423,6 +494,13 @@ function replaceAll(queues, agents, asOf) {
   for (const id of [...board.agents.keys()]) if (!agentIds.has(id)) removeAgent(id);
   for (const queue of queues) upsertQueue(queue, now);
   for (const agent of agents) upsertAgent(agent, now);
+  if (alerts !== undefined) {
+    const alertIds = new Set(alerts.map((alert) => alert.alert_id));
+    for (const id of [...board.alerts.keys()]) if (!alertIds.has(id)) removeAlert(id);
+    for (const alert of alerts) upsertAlert(alert, now);
+    noteFiringAlerts(board.alertsSynced);
+    board.alertsSynced = true;
+  }
   board.asOf = asOf;
   board.asOfAt = now;
   afterChange();
@@ -434,6 +512,11 @@ function applyDelta(delta) {
   for (const id of delta.agents?.remove ?? []) removeAgent(id);
   for (const queue of delta.queues?.upsert ?? []) upsertQueue(queue, now);
   for (const agent of delta.agents?.upsert ?? []) upsertAgent(agent, now);
+  if (delta.alerts) {
+    for (const id of delta.alerts.remove ?? []) removeAlert(id);
+    for (const alert of delta.alerts.upsert ?? []) upsertAlert(alert, now);
+    noteFiringAlerts(true);
+  }
   if (delta.as_of !== undefined && delta.as_of !== null && delta.as_of !== board.asOf) {
     board.asOf = delta.as_of;
     board.asOfAt = now;
@@ -441,9 +524,10 @@ function applyDelta(delta) {
   afterChange();
 }
 
-/** What every change ends with: order, filter options and visibility, as-of time. */
+/** What every change ends with: order, alerts, filter options and visibility, as-of time. */
 function afterChange() {
   arrangeTiles();
+  renderAlertStrip();
   refreshFilterOptions();
   applyFilters();
   showAsOf();
@@ -452,6 +536,12 @@ function afterChange() {
 function resetBoard() {
   for (const id of [...board.queues.keys()]) removeQueue(id);
   for (const id of [...board.agents.keys()]) removeAgent(id);
+  for (const id of [...board.alerts.keys()]) removeAlert(id);
+  board.alertsSynced = false;
+  board.firingSeen.clear();
+  board.acknowledging.clear();
+  setText($('alerts-announcer'), '');
+  renderAlertStrip();
   board.asOf = null;
   board.seq = null;
 }
@@ -569,12 +659,21 @@ function renderTile(tile, view) {
  * time from there to the board's latest `as_of`, then the wall time since that arrived.
  */
 function elapsedSince(entry, now) {
-  const rowAsOf = Date.parse(entry.view.as_of);
+  return elapsedFrom(entry.view.as_of, entry.receivedAt, now);
+}
+
+/**
+ * The data's time from `time` (RFC 3339) to now: the event time from there to the
+ * board's latest `as_of`, then the wall time since that arrived; without both, the
+ * wall time since `receivedAt`.
+ */
+function elapsedFrom(time, receivedAt, now) {
+  const from = Date.parse(time);
   const boardAsOf = Date.parse(board.asOf);
-  if (Number.isNaN(rowAsOf) || Number.isNaN(boardAsOf) || board.asOfAt == null) {
-    return Math.max(0, now - entry.receivedAt);
+  if (Number.isNaN(from) || Number.isNaN(boardAsOf) || board.asOfAt == null) {
+    return Math.max(0, now - receivedAt);
   }
-  return Math.max(0, boardAsOf - rowAsOf) + Math.max(0, now - board.asOfAt);
+  return Math.max(0, boardAsOf - from) + Math.max(0, now - board.asOfAt);
 }
 
 /** The oldest wait, ticked on (see elapsedSince), flagged past the queue's SL threshold. */
@@ -689,14 +788,200 @@ function renderTimeInState(row, entry, now) {
   setText(row.fields.time_in_state, formatDuration(ms));
 }
 
-/** Every second: time in state and oldest wait move on (visible ones only). */
+/** Every second: time in state, oldest wait and alert durations move on (visible ones only). */
 function tick() {
   const now = performance.now();
+  for (const [id, item] of alertItems) renderAlertElapsed(item, board.alerts.get(id), now);
   for (const [id, row] of rows) {
     if (!row.root.hidden) renderTimeInState(row, board.agents.get(id), now);
   }
   for (const [id, tile] of tiles) {
     if (!tile.root.hidden) renderOldestWait(tile, board.queues.get(id), now);
+  }
+}
+
+// Alerts ---------------------------------------------------------------------------
+
+function upsertAlert(view, receivedAt) {
+  const id = view.alert_id;
+  board.alerts.set(id, { view, receivedAt });
+  let item = alertItems.get(id);
+  if (!item) {
+    item = createAlertItem(id);
+    alertItems.set(id, item);
+  }
+  renderAlert(item, view);
+  renderAlertElapsed(item, board.alerts.get(id), receivedAt);
+}
+
+function removeAlert(id) {
+  board.alerts.delete(id);
+  alertItems.get(id)?.root.remove();
+  alertItems.delete(id);
+}
+
+function createAlertItem(id) {
+  const item = instantiate('alert-item-template');
+  const { root, fields } = item;
+  root.dataset.alert = id;
+  alertItemCount += 1;
+  fields.message.id = `alert-message-${alertItemCount}`;
+  item.button = root.querySelector('button[data-action="acknowledge"]');
+  item.button.setAttribute('aria-describedby', fields.message.id);
+  item.button.addEventListener('click', () => acknowledge(id));
+  return item;
+}
+
+/** A supervisor or admin may acknowledge a firing alert nobody acknowledged yet. */
+function canAcknowledge(view) {
+  return ACKNOWLEDGING_ROLES.has(board.me?.role)
+    && view.state === 'firing'
+    && view.acknowledged_by == null
+    && view.acknowledged_at == null;
+}
+
+function renderAlert(item, view) {
+  const { root, fields, button } = item;
+  setData(root, 'state', view.state ?? '');
+  setData(root, 'severity', view.severity ?? '');
+  const acknowledged = view.acknowledged_by != null || view.acknowledged_at != null;
+  setData(root, 'acknowledged', String(acknowledged));
+  setText(fields.severity, SEVERITY_LABELS[view.severity] ?? view.severity ?? '');
+  setText(fields.message, view.message ?? view.rule_name ?? view.rule_id ?? '');
+  const at = formatHourMinute(view.acknowledged_at);
+  setText(
+    fields.acknowledged,
+    acknowledged ? `acknowledged by ${view.acknowledged_by ?? 'someone'}${at ? ` at ${at}` : ''}` : '',
+  );
+  const until = formatHourMinute(view.snoozed_until);
+  setText(fields.snoozed, until ? `snoozed until ${until}` : '');
+  const busy = board.acknowledging.has(view.alert_id);
+  const show = canAcknowledge(view);
+  if (button.hidden === show) button.hidden = !show;
+  if (button.disabled !== busy) button.disabled = busy;
+  setText(button, busy ? 'Acknowledging…' : 'Acknowledge');
+}
+
+/** "firing for mm:ss" from fired_at, "pending for mm:ss" from since, on the data's clock. */
+function renderAlertElapsed(item, entry, now) {
+  const { view } = entry;
+  const firing = view.state === 'firing';
+  const start = firing ? (view.fired_at ?? view.since) : view.since;
+  const label = firing ? 'firing' : (view.state ?? 'pending');
+  const known = start != null && !Number.isNaN(Date.parse(start));
+  const text = known ? `${label} for ${formatDuration(elapsedFrom(start, entry.receivedAt, now))}` : label;
+  setText(item.fields.elapsed, text);
+}
+
+/**
+ * Remembers which alerts are firing and, when `announce`, says the ones that were not
+ * in the live region: on the first snapshot every alert is already on screen, and a
+ * reconnect's snapshot announces only what started firing in between.
+ */
+function noteFiringAlerts(announce) {
+  const firing = [];
+  for (const { view } of board.alerts.values()) if (view.state === 'firing') firing.push(view);
+  const fresh = firing.filter((view) => !board.firingSeen.has(view.alert_id)).sort(compareAlerts);
+  board.firingSeen = new Set(firing.map((view) => view.alert_id));
+  if (!announce || fresh.length === 0) return;
+  const lines = fresh.map((view) => {
+    const severity = (SEVERITY_LABELS[view.severity] ?? view.severity ?? '').toLowerCase();
+    return `New ${severity} alert: ${view.message ?? view.rule_name ?? view.alert_id}.`;
+  });
+  setText($('alerts-announcer'), lines.join(' '));
+}
+
+/** The strip (order, count, shown only with alerts) and the queue tiles' markers. */
+function renderAlertStrip() {
+  const ordered = [...board.alerts.values()].map((entry) => entry.view).sort(compareAlerts);
+  const list = $('alert-list');
+  let cursor = list.firstElementChild;
+  for (const view of ordered) {
+    const root = alertItems.get(view.alert_id).root;
+    if (root === cursor) {
+      cursor = cursor.nextElementSibling;
+    } else {
+      list.insertBefore(root, cursor);
+    }
+  }
+  const firing = ordered.filter((view) => view.state === 'firing').length;
+  const pending = ordered.length - firing;
+  setText($('alerts-count'), countAlerts(ordered.length));
+  setText($('alerts-summary'), [firing ? `${firing} firing` : '', pending ? `${pending} pending` : '']
+    .filter(Boolean).join(' · '));
+  const strip = $('alerts');
+  if (strip.hidden !== (ordered.length === 0)) strip.hidden = ordered.length === 0;
+  markTiles();
+}
+
+/** The tile of a queue with a firing alert: class alert-critical or alert-warning, and a badge. */
+function markTiles() {
+  const firingByQueue = new Map();
+  for (const { view } of board.alerts.values()) {
+    if (view.state !== 'firing' || view.queue_id == null) continue;
+    if (!firingByQueue.has(view.queue_id)) firingByQueue.set(view.queue_id, []);
+    firingByQueue.get(view.queue_id).push(view);
+  }
+  for (const [id, tile] of tiles) {
+    const firing = firingByQueue.get(id) ?? [];
+    let worst = null;
+    if (firing.length > 0) worst = firing.some((view) => view.severity === 'critical') ? 'critical' : 'warning';
+    const { root, fields } = tile;
+    if (root.classList.contains('alert-critical') !== (worst === 'critical')) root.classList.toggle('alert-critical');
+    if (root.classList.contains('alert-warning') !== (worst === 'warning')) root.classList.toggle('alert-warning');
+    const badge = fields.alert_badge;
+    let text = '';
+    if (firing.length === 1) text = `${worst} alert`;
+    if (firing.length > 1) text = countAlerts(firing.length);
+    setText(badge, text);
+    if (badge.hidden !== (worst == null)) badge.hidden = worst == null;
+    const names = firing.sort(compareAlerts).map((view) => view.rule_name ?? view.rule_id).join(', ');
+    if (badge.title !== names) badge.title = names;
+  }
+}
+
+/**
+ * POST /api/v1/alerts/{id}/acknowledge. The button is disabled while it runs; the
+ * answer (the acknowledged alert) is shown at once, unless the stream already brought
+ * a newer one. A 401 shows the token form (as everywhere); another failure is said on
+ * the status line, the page's one place for errors, and the button comes back.
+ */
+async function acknowledge(id) {
+  const entry = board.alerts.get(id);
+  if (!entry || board.acknowledging.has(id)) return;
+  const token = board.token;
+  const name = entry.view.rule_name ?? entry.view.rule_id ?? id;
+  const item = alertItems.get(id);
+  const hadFocus = item?.button === document.activeElement;
+  board.acknowledging.add(id);
+  renderAlert(item, entry.view);
+  try {
+    const view = await api(`/api/v1/alerts/${encodeURIComponent(id)}/acknowledge`, { method: 'POST', body: {} });
+    if (board.token !== token) return;
+    const current = board.alerts.get(id);
+    if (view?.alert_id === id && current && current.view.acknowledged_by == null && current.view.acknowledged_at == null) {
+      upsertAlert(view, performance.now());
+      noteFiringAlerts(true);
+      afterChange();
+    }
+  } catch (error) {
+    if (board.token !== token) return;
+    if (error instanceof ApiError && error.status === 401) {
+      forgetToken();
+      showSignIn(error.message);
+      return;
+    }
+    setText($('status'), `could not acknowledge "${name}": ${error.message}`);
+  } finally {
+    if (board.token === token) {
+      board.acknowledging.delete(id);
+      const current = alertItems.get(id);
+      if (current) {
+        renderAlert(current, board.alerts.get(id).view);
+        // The button goes once the alert is acknowledged: keep the focus on its item.
+        if (hadFocus && current.button.hidden) current.root.focus();
+      }
+    }
   }
 }
 

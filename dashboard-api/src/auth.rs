@@ -83,6 +83,11 @@ pub enum Permission {
     ReadSettings,
     /// Tenant and queue settings, update.
     WriteSettings,
+    /// Alert rules: create, replace, delete (a queue-limited supervisor: rules of its
+    /// queues only).
+    ManageAlerts,
+    /// Acknowledge and snooze alerts.
+    AcknowledgeAlerts,
 }
 
 impl Permission {
@@ -94,6 +99,10 @@ impl Permission {
             Permission::RunQueries => "run SQL and reports (roles admin and analyst)",
             Permission::ReadSettings => "read settings",
             Permission::WriteSettings => "change settings (role admin)",
+            Permission::ManageAlerts => "change alert rules (roles admin and supervisor)",
+            Permission::AcknowledgeAlerts => {
+                "acknowledge or snooze alerts (roles admin and supervisor)"
+            }
         }
     }
 }
@@ -117,9 +126,16 @@ impl Principal {
             Role::Admin => true,
             Role::Supervisor => matches!(
                 permission,
-                P::ReadLive | P::ReadInteractions | P::ReadSettings
+                P::ReadLive
+                    | P::ReadInteractions
+                    | P::ReadSettings
+                    | P::ManageAlerts
+                    | P::AcknowledgeAlerts
             ),
-            Role::Analyst => !matches!(permission, P::WriteSettings),
+            Role::Analyst => matches!(
+                permission,
+                P::ReadLive | P::ReadInteractions | P::RunQueries | P::ReadSettings
+            ),
             Role::Viewer => matches!(permission, P::ReadLive),
         }
     }

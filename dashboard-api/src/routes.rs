@@ -1,5 +1,6 @@
 //! The router: every route, its handler module and the middleware around them.
 
+mod alerts;
 mod interactions;
 mod live;
 mod ops;
@@ -44,6 +45,16 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/settings/queues/{queue_id}",
             get(settings::queue).put(settings::put_queue),
+        )
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{alert_id}/acknowledge", post(alerts::acknowledge))
+        .route("/alerts/{alert_id}/snooze", post(alerts::snooze))
+        .route("/alert-rules", get(alerts::rules))
+        .route(
+            "/alert-rules/{rule_id}",
+            get(alerts::rule)
+                .put(alerts::put_rule)
+                .delete(alerts::delete_rule),
         )
         .route("/stream", get(crate::stream::upgrade))
         .route("/openapi.json", get(ops::openapi))

@@ -9,6 +9,7 @@ use ccpulse_ingest::aggregate::LiveView;
 use ccpulse_query::QueryEngine;
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::Alerting;
 use crate::auth::TokenStore;
 use crate::metrics::ApiMetrics;
 use crate::settings::SettingsStore;
@@ -53,6 +54,8 @@ pub struct ApiState {
     pub settings: Arc<SettingsStore>,
     pub engine: Arc<QueryEngine>,
     pub metrics: Arc<ApiMetrics>,
+    /// Alert rules, open alerts and their history.
+    pub alerts: Arc<Alerting>,
     /// The consumer's counters (`None` when no consumer runs in this process: then the
     /// API is ready at once and `/metrics` has no consumer figures).
     pub run: Option<Arc<RunStats>>,

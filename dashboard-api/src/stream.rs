@@ -28,7 +28,8 @@
 //! - `id`: 1 to 128 characters, unique on the connection; it names the subscription
 //!   in every message about it. A connection has at most
 //!   [`StreamConfig::max_subscriptions`] (16).
-//! - `topic`: `tenant` (queues and agents), `queues` or `agents`.
+//! - `topic`: `tenant` (queues, agents and open alerts), `queues`, `agents` or
+//!   `alerts`.
 //! - `queues` (optional, not empty): only these queues, and the agents serving at
 //!   least one of them. A queue outside a supervisor's scope closes the connection
 //!   (4403).
@@ -37,10 +38,11 @@
 //!
 //! ```text
 //! {"type":"snapshot","id":"wall","seq":1,"as_of":"…Z"|null,
-//!  "queues":[QueueView…],"agents":[AgentView…]}
+//!  "queues":[QueueView…],"agents":[AgentView…],"alerts":[AlertView…]}
 //! {"type":"delta","id":"wall","seq":2,"as_of":"…Z"|null,
 //!  "queues":{"upsert":[QueueView…],"remove":["queue-id"…]},
-//!  "agents":{"upsert":[AgentView…],"remove":["agent-id"…]}}
+//!  "agents":{"upsert":[AgentView…],"remove":["agent-id"…]},
+//!  "alerts":{"upsert":[AlertView…],"remove":["alert-id"…]}}
 //! {"type":"heartbeat","time":"…Z"}
 //! {"type":"pong"}
 //! {"type":"error","id":"wall"|null,"code":"…","message":"…"}
@@ -49,6 +51,13 @@
 //! - `QueueView` and `AgentView` are the JSON of `/api/v1/queues` and `/api/v1/agents`
 //!   ([`crate::views`]), sorted by id. A message has `queues` when the topic is
 //!   `tenant` or `queues`, `agents` when it is `tenant` or `agents`.
+//! - `AlertView` is the JSON of `/api/v1/alerts` ([`crate::alerts::AlertView`]): the
+//!   open (pending and firing) alerts the token sees, by `alert_id`; with a `queues`
+//!   filter, the alerts on those queues. A snapshot of topic `tenant` or `alerts` has
+//!   `alerts`; a delta has it only when an alert changed: appeared, changed state,
+//!   severity, acknowledgement or snooze (an alert's `value`, `volume` and `message`
+//!   are as of the message that carried it), or ended (`remove`). This is the in-app
+//!   delivery of alerts.
 //! - `seq` counts a subscription's messages from 1 (the snapshot). No message is ever
 //!   skipped: a client that cannot take them is disconnected (1008), never sent a
 //!   partial history.
@@ -116,6 +125,8 @@ use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use ccpulse_ingest::aggregate::LiveView;
+
+use crate::alerts::Alerting;
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout_at};
 use tokio_util::sync::CancellationToken;
@@ -185,6 +196,7 @@ struct Connection<S> {
     socket: S,
     live: Arc<LiveView>,
     settings: Arc<SettingsStore>,
+    alerts: Arc<Alerting>,
     metrics: Arc<ApiMetrics>,
     config: StreamConfig,
     shutdown: CancellationToken,
@@ -246,6 +258,7 @@ where
             socket,
             live: Arc::clone(&state.live),
             settings: Arc::clone(&state.settings),
+            alerts: Arc::clone(&state.alerts),
             metrics: Arc::clone(&state.metrics),
             config: state.stream.clone(),
             shutdown: state.shutdown.clone(),
@@ -424,7 +437,12 @@ where
                     return Err(End::refuse(CLOSE_FORBIDDEN, Some(id), "forbidden", message));
                 }
                 let mut subscription = Subscription::new(id, topic, queues);
-                let rows = subscription.rows(&self.live, &self.settings.current(), principal);
+                let rows = subscription.rows(
+                    &self.live,
+                    &self.settings.current(),
+                    &self.alerts,
+                    principal,
+                );
                 let text = subscription.snapshot(rows, Instant::now(), self.config.min_interval);
                 subscriptions.push(subscription);
                 self.send(text).await
@@ -445,7 +463,7 @@ where
                 continue;
             }
             let config = config.get_or_insert_with(|| self.settings.current());
-            let rows = subscription.rows(&self.live, config, principal);
+            let rows = subscription.rows(&self.live, config, &self.alerts, principal);
             if let Some(text) = subscription.delta(rows, now, self.config.min_interval) {
                 self.send(text).await?;
             }

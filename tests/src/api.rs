@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
+use ccpulse_dashboard_api::alerts::{Alerting, AlertsConfig, WithAlerts};
 use ccpulse_dashboard_api::auth::{NewToken, Role, TokenStore};
 use ccpulse_dashboard_api::metrics::ApiMetrics;
 use ccpulse_dashboard_api::settings::{OnChange, SavedSettings, SettingsStore};
@@ -70,9 +71,30 @@ impl TestApi {
         run: Option<Arc<RunStats>>,
         stream: StreamConfig,
     ) -> Result<Self> {
+        let alerts = AlertsConfig::in_data_dir(data_dir);
+        Self::with_alerts(data_dir, live, config, on_change, run, stream, alerts)
+    }
+
+    /// [`TestApi::new`] with alerting's files and delivery settings `alerts` (the
+    /// alerting loop runs once [`TestApi::start_alerting`] is called).
+    ///
+    /// # Errors
+    /// As [`TestApi::new`], and the rules file does not check.
+    pub fn with_alerts(
+        data_dir: &Path,
+        live: Arc<LiveView>,
+        config: FoldConfig,
+        on_change: OnChange,
+        run: Option<Arc<RunStats>>,
+        stream: StreamConfig,
+        alerts: AlertsConfig,
+    ) -> Result<Self> {
         let tokens = TokenStore::open(TokenStore::path_in(data_dir))?;
         let settings = SettingsStore::open(SavedSettings::path_in(data_dir), config, on_change)?;
+        let history = alerts.history_file.clone();
+        let alerts = Alerting::open(alerts, Arc::clone(&live))?;
         let source = LiveSource::new(data_dir.to_path_buf(), Arc::clone(&live));
+        let source = WithAlerts::new(Arc::new(source), history);
         let engine = QueryEngine::new(Arc::new(source), QueryConfig::default())?;
         Ok(Self {
             state: ApiState {
@@ -81,11 +103,21 @@ impl TestApi {
                 settings: Arc::new(settings),
                 engine: Arc::new(engine),
                 metrics: Arc::new(ApiMetrics::default()),
+                alerts,
                 run,
                 stream,
                 shutdown: CancellationToken::new(),
             },
         })
+    }
+
+    /// Runs the alerting loop (every live publication evaluates the rules) until the
+    /// state's shutdown token is cancelled. Call it inside a Tokio runtime.
+    pub fn start_alerting(&self) {
+        tokio::spawn(Arc::clone(&self.state.alerts).run(
+            Arc::clone(&self.state.settings),
+            self.state.shutdown.clone(),
+        ));
     }
 
     /// A new token of `tenant` with `role` (and a supervisor's `queues`).

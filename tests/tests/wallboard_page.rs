@@ -1,12 +1,16 @@
 //! The wallboard page (`dashboard-api/assets/`) in headless Chromium, against a fake API
 //! server written here: it serves the three asset files from disk, answers
 //! `GET /api/v1/me`, `/queues` and `/agents` with canned data (401 with the error body
-//! for a wrong token), and on `/api/v1/stream` sends a snapshot, then whatever the test
-//! commands (a delta, a close), exactly as `notes/api-spec.md` describes the messages.
+//! for a wrong token), `POST /api/v1/alerts/{id}/acknowledge` (recorded; 403 for a
+//! viewer or when the test says so), and on `/api/v1/stream` sends a snapshot, then
+//! whatever the test commands (a delta, a close), exactly as `notes/api-spec.md` and the
+//! stream's docs (`dashboard-api/src/stream.rs`) describe the messages. By default the
+//! snapshot has no `alerts`, as from a server without alerting.
 //!
 //! The page must show the canned data as the spec formats it, tick, filter, remember its
-//! layout across reloads, apply deltas in place, reconnect after a close, and fall back
-//! to the token form for a wrong or revoked token.
+//! layout across reloads, apply deltas in place, reconnect after a close, fall back to
+//! the token form for a wrong or revoked token, and show the alerts: ordered, ticking,
+//! marking their queues' tiles, acknowledgeable by a supervisor only.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,10 +23,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use ccpulse_tests::browser::{Browser, Page, test_output_path};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 /// Upper bound for any one wait in the page.
@@ -32,7 +36,11 @@ const GOOD_TOKEN: &str =
     "ccp_0a1b2c3d_00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 const WRONG_TOKEN: &str =
     "ccp_deadbeef_ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+/// A valid token of the `viewer` role: it reads everything, acknowledges nothing.
+const VIEWER_TOKEN: &str =
+    "ccp_5e1f0a77_8899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677";
 const UNAUTHORIZED_MESSAGE: &str = "The token is not valid: unknown or revoked.";
+const FORBIDDEN_MESSAGE: &str = "This token may not acknowledge alerts on queue support.";
 
 const AS_OF: &str = "2026-11-20T10:15:02.120Z";
 const DELTA_AS_OF: &str = "2026-11-20T10:15:07.480Z";
@@ -229,6 +237,206 @@ fn delta() -> Value {
     })
 }
 
+// Alerts ---------------------------------------------------------------------------
+
+const SALES_SL: &str = "acme.sales-sl.queue.sales.1795168920000";
+const BILLING_ABANDON: &str = "acme.billing-abandon.queue.billing.1795169100000";
+const SUPPORT_WAIT: &str = "acme.support-wait.queue.support.1795169670000";
+const NORTH_AWAY: &str = "acme.north-away.team.t-north.1795169580000";
+const TENANT_ABANDON: &str = "acme.tenant-abandon.tenant.acme.1795169520000";
+const EMAIL_WAIT: &str = "acme.email-wait.queue.email.1795169700000";
+
+/// Who the fake says acknowledged an alert, and when.
+const ACKNOWLEDGED_BY: &str = "wallboard";
+const ACKNOWLEDGED_AT: &str = "2026-11-20T10:15:10.000Z";
+
+/// An AlertView: not acknowledged, not snoozed.
+struct AlertSpec {
+    alert_id: &'static str,
+    rule_id: &'static str,
+    rule_name: &'static str,
+    /// kind, id
+    subject: (&'static str, &'static str),
+    state: &'static str,
+    severity: &'static str,
+    metric: &'static str,
+    comparison: &'static str,
+    value: f64,
+    threshold: f64,
+    since: &'static str,
+    fired_at: Option<&'static str>,
+    message: &'static str,
+}
+
+fn alert_view(spec: &AlertSpec) -> Value {
+    let (kind, subject) = spec.subject;
+    json!({
+        "alert_id": spec.alert_id, "rule_id": spec.rule_id, "rule_name": spec.rule_name,
+        "subject": { "kind": kind, "id": subject },
+        "queue_id": (kind == "queue").then_some(subject),
+        "state": spec.state, "severity": spec.severity,
+        "metric": spec.metric, "window": "current_interval", "comparison": spec.comparison,
+        "value": spec.value, "threshold": spec.threshold, "volume": 14,
+        "since": spec.since, "fired_at": spec.fired_at,
+        "acknowledged_by": null, "acknowledged_at": null, "snoozed_until": null,
+        "message": spec.message,
+    })
+}
+
+/// Firing and critical on sales since 10:04 (11:02 before the snapshot's as_of).
+fn sales_alert() -> Value {
+    alert_view(&AlertSpec {
+        alert_id: SALES_SL,
+        rule_id: "sales-sl",
+        rule_name: "Sales service level",
+        subject: ("queue", "sales"),
+        state: "firing",
+        severity: "critical",
+        metric: "service_level",
+        comparison: "below",
+        value: 0.62,
+        threshold: 0.7,
+        since: "2026-11-20T10:02:00.000Z",
+        fired_at: Some("2026-11-20T10:04:00.000Z"),
+        message: "Sales service level: service level (current interval) 62.0 % is below 70 % \
+                  on queue sales",
+    })
+}
+
+/// Firing warning on billing, acknowledged by dana and snoozed.
+fn billing_alert() -> Value {
+    let mut alert = alert_view(&AlertSpec {
+        alert_id: BILLING_ABANDON,
+        rule_id: "billing-abandon",
+        rule_name: "Billing abandon rate",
+        subject: ("queue", "billing"),
+        state: "firing",
+        severity: "warning",
+        metric: "abandon_rate",
+        comparison: "above",
+        value: 0.2,
+        threshold: 0.15,
+        since: "2026-11-20T10:05:00.000Z",
+        fired_at: Some("2026-11-20T10:06:00.000Z"),
+        message: "Billing abandon rate: abandon rate (current interval) 20.0 % is above 15 % \
+                  on queue billing",
+    });
+    alert["acknowledged_by"] = json!("dana");
+    alert["acknowledged_at"] = json!("2026-11-20T10:08:30.000Z");
+    alert["snoozed_until"] = json!("2026-11-20T10:45:00.000Z");
+    alert
+}
+
+/// Critical on support: pending since 10:14:30, or firing from 10:15:05.
+fn support_alert(firing: bool) -> Value {
+    alert_view(&AlertSpec {
+        alert_id: SUPPORT_WAIT,
+        rule_id: "support-wait",
+        rule_name: "Support oldest wait",
+        subject: ("queue", "support"),
+        state: if firing { "firing" } else { "pending" },
+        severity: "critical",
+        metric: "oldest_wait_s",
+        comparison: "above",
+        value: 95.0,
+        threshold: 90.0,
+        since: "2026-11-20T10:14:30.000Z",
+        fired_at: firing.then_some("2026-11-20T10:15:05.000Z"),
+        message: "Support oldest wait: oldest wait 95 s is above 90 s on queue support",
+    })
+}
+
+/// A pending warning on a team (no queue), since 10:13.
+fn north_alert() -> Value {
+    alert_view(&AlertSpec {
+        alert_id: NORTH_AWAY,
+        rule_id: "north-away",
+        rule_name: "North team away",
+        subject: ("team", "t-north"),
+        state: "pending",
+        severity: "warning",
+        metric: "agents_away",
+        comparison: "above",
+        value: 3.0,
+        threshold: 2.0,
+        since: "2026-11-20T10:13:00.000Z",
+        fired_at: None,
+        message: "North team away: agents away 3 is above 2 on team t-north",
+    })
+}
+
+/// A firing warning on the tenant (no queue), fired at 10:14.
+fn tenant_alert() -> Value {
+    alert_view(&AlertSpec {
+        alert_id: TENANT_ABANDON,
+        rule_id: "tenant-abandon",
+        rule_name: "Tenant abandon rate",
+        subject: ("tenant", "acme"),
+        state: "firing",
+        severity: "warning",
+        metric: "abandon_rate",
+        comparison: "above",
+        value: 0.125,
+        threshold: 0.1,
+        since: "2026-11-20T10:12:00.000Z",
+        fired_at: Some("2026-11-20T10:14:00.000Z"),
+        message: "Tenant abandon rate: abandon rate (current interval) 12.5 % is above 10 % \
+                  on tenant acme",
+    })
+}
+
+/// A firing critical on email, fired at 10:15:30.
+fn email_alert() -> Value {
+    alert_view(&AlertSpec {
+        alert_id: EMAIL_WAIT,
+        rule_id: "email-wait",
+        rule_name: "Email oldest wait",
+        subject: ("queue", "email"),
+        state: "firing",
+        severity: "critical",
+        metric: "oldest_wait_s",
+        comparison: "above",
+        value: 4000.0,
+        threshold: 3600.0,
+        since: "2026-11-20T10:15:00.000Z",
+        fired_at: Some("2026-11-20T10:15:30.000Z"),
+        message: "Email oldest wait: oldest wait 4000 s is above 3600 s on queue email",
+    })
+}
+
+/// The snapshot's alerts of the alert tests: one of each state and severity.
+fn alerts() -> Vec<Value> {
+    vec![
+        sales_alert(),
+        billing_alert(),
+        support_alert(false),
+        north_alert(),
+    ]
+}
+
+/// Support starts firing, the tenant alert is new, the north one resolves; no queues
+/// or agents (their keys are absent).
+fn alert_delta() -> Value {
+    json!({
+        "type": "delta", "as_of": DELTA_AS_OF,
+        "alerts": { "upsert": [support_alert(true), tenant_alert()], "remove": [NORTH_AWAY] },
+    })
+}
+
+/// Every alert the fake knows, in its latest version: what it acknowledges.
+fn known_alert(alert_id: &str) -> Option<Value> {
+    [
+        sales_alert(),
+        billing_alert(),
+        support_alert(true),
+        north_alert(),
+        tenant_alert(),
+        email_alert(),
+    ]
+    .into_iter()
+    .find(|alert| alert["alert_id"] == alert_id)
+}
+
 // ---------------------------------------------------------------------------------
 // The fake API server
 
@@ -249,6 +457,18 @@ struct Recorded {
     stream_tokens: Vec<String>,
     /// Every text message clients sent on streams.
     client_messages: Vec<Value>,
+    /// Every acknowledge request: the alert id, the `Authorization` header, the body.
+    acknowledgements: Vec<(String, String, Value)>,
+}
+
+/// What the fake answers, as the test sets it.
+#[derive(Debug, Default)]
+struct Script {
+    /// The snapshot's `alerts` (sorted by id when sent); `None`: no `alerts` key, as
+    /// from a server without alerting.
+    snapshot_alerts: Option<Vec<Value>>,
+    /// Acknowledging answers 403 even for a supervisor.
+    acknowledge_forbidden: bool,
 }
 
 #[derive(Debug)]
@@ -256,6 +476,11 @@ struct Fake {
     commands: broadcast::Sender<Command>,
     /// Std mutex: never held across `.await`.
     recorded: Mutex<Recorded>,
+    /// Std mutex: never held across `.await`.
+    script: Mutex<Script>,
+    /// Acknowledge requests wait while this is false (so that a test sees the page
+    /// while one is in flight).
+    acknowledge_gate: watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -277,6 +502,8 @@ impl FakeApi {
         let fake = Arc::new(Fake {
             commands,
             recorded: Mutex::default(),
+            script: Mutex::default(),
+            acknowledge_gate: watch::Sender::new(true),
         });
         let router = Router::new()
             .route("/", get(index))
@@ -285,6 +512,10 @@ impl FakeApi {
             .route("/api/v1/queues", get(list_queues))
             .route("/api/v1/agents", get(list_agents))
             .route("/api/v1/stream", get(stream))
+            .route(
+                "/api/v1/alerts/{alert_id}/acknowledge",
+                post(acknowledge_alert),
+            )
             .with_state(Arc::clone(&fake));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -305,6 +536,15 @@ impl FakeApi {
 
     fn recorded<T>(&self, read: impl FnOnce(&Recorded) -> T) -> T {
         read(&self.fake.recorded.lock().unwrap())
+    }
+
+    fn script(&self, change: impl FnOnce(&mut Script)) {
+        change(&mut self.fake.script.lock().unwrap());
+    }
+
+    /// Holds acknowledge requests (`false`) or lets them through (`true`).
+    fn open_acknowledge_gate(&self, open: bool) {
+        self.fake.acknowledge_gate.send_replace(open);
     }
 }
 
@@ -332,14 +572,21 @@ async fn asset(UrlPath(file): UrlPath<String>) -> Response {
     serve_asset(&file, content_type).await
 }
 
-/// Records the request's token; the 401 error response unless it is [`GOOD_TOKEN`].
-fn unauthorized(fake: &Fake, headers: &HeaderMap) -> Option<Response> {
-    let authorization = headers
+fn authorization(headers: &HeaderMap) -> String {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("")
-        .to_owned();
-    let good = authorization == format!("Bearer {GOOD_TOKEN}");
+        .to_owned()
+}
+
+/// Records the request's token; the 401 error response unless it is [`GOOD_TOKEN`] or
+/// [`VIEWER_TOKEN`].
+fn unauthorized(fake: &Fake, headers: &HeaderMap) -> Option<Response> {
+    let authorization = authorization(headers);
+    let good = [GOOD_TOKEN, VIEWER_TOKEN]
+        .iter()
+        .any(|token| authorization == format!("Bearer {token}"));
     fake.recorded
         .lock()
         .unwrap()
@@ -356,11 +603,63 @@ async fn me(State(fake): State<Arc<Fake>>, headers: HeaderMap) -> Response {
     if let Some(rejection) = unauthorized(&fake, &headers) {
         return rejection;
     }
+    if authorization(&headers) == format!("Bearer {VIEWER_TOKEN}") {
+        return axum::Json(json!({
+            "token_id": "5e1f0a77", "name": "wall-tv", "tenant_id": "acme",
+            "role": "viewer", "queues": null,
+        }))
+        .into_response();
+    }
     axum::Json(json!({
-        "token_id": "0a1b2c3d", "name": "wallboard", "tenant_id": "acme",
+        "token_id": "0a1b2c3d", "name": ACKNOWLEDGED_BY, "tenant_id": "acme",
         "role": "supervisor", "queues": null,
     }))
     .into_response()
+}
+
+fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "error": { "code": code, "message": message } });
+    (status, axum::Json(body)).into_response()
+}
+
+/// Records the call; 403 for a viewer or when scripted; else waits for the gate and
+/// answers the alert, acknowledged (the stream is not told: the page must show the
+/// answer by itself).
+async fn acknowledge_alert(
+    State(fake): State<Arc<Fake>>,
+    UrlPath(alert_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Some(rejection) = unauthorized(&fake, &headers) {
+        return rejection;
+    }
+    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    fake.recorded.lock().unwrap().acknowledgements.push((
+        alert_id.clone(),
+        authorization(&headers),
+        body,
+    ));
+    if authorization(&headers) == format!("Bearer {VIEWER_TOKEN}") {
+        return api_error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The role viewer may not acknowledge alerts.",
+        );
+    }
+    if fake.script.lock().unwrap().acknowledge_forbidden {
+        return api_error(StatusCode::FORBIDDEN, "forbidden", FORBIDDEN_MESSAGE);
+    }
+    let mut gate = fake.acknowledge_gate.subscribe();
+    if gate.wait_for(|open| *open).await.is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let Some(mut alert) = known_alert(&alert_id) else {
+        return api_error(StatusCode::NOT_FOUND, "not_found", "No such alert.");
+    };
+    alert["acknowledged_by"] = json!(ACKNOWLEDGED_BY);
+    alert["acknowledged_at"] = json!(ACKNOWLEDGED_AT);
+    axum::Json(alert).into_response()
 }
 
 async fn list_queues(State(fake): State<Arc<Fake>>, headers: HeaderMap) -> Response {
@@ -403,7 +702,7 @@ async fn serve_stream(mut socket: WebSocket, token: String, fake: Arc<Fake>) {
         .unwrap()
         .stream_tokens
         .push(token.clone());
-    if token != GOOD_TOKEN {
+    if token != GOOD_TOKEN && token != VIEWER_TOKEN {
         return close(socket, 4401, "invalid token").await;
     }
     let subscribe = loop {
@@ -426,10 +725,15 @@ async fn serve_stream(mut socket: WebSocket, token: String, fake: Arc<Fake>) {
     }
     let id = subscribe["id"].clone();
     let mut seq = 1;
-    let snapshot = json!({
+    let mut snapshot = json!({
         "type": "snapshot", "id": id, "seq": seq, "as_of": AS_OF,
         "queues": queues(), "agents": agents(),
     });
+    let snapshot_alerts = fake.script.lock().unwrap().snapshot_alerts.clone();
+    if let Some(mut alerts) = snapshot_alerts {
+        alerts.sort_by(|a, b| a["alert_id"].as_str().cmp(&b["alert_id"].as_str()));
+        snapshot["alerts"] = json!(alerts);
+    }
     if socket
         .send(Message::Text(snapshot.to_string().into()))
         .await
@@ -507,6 +811,41 @@ const READ_AGENTS: &str = r#"(() => {
   };
 })()"#;
 
+/// The alert strip: `visible`, `count`, `summary`, `order` (alert ids in document
+/// order), each alert's `data-field` texts plus `state_attr`, `severity_attr` and
+/// `button` ("none", "enabled" or "disabled"); each tile's `marker` (its `alert-*`
+/// classes) and `badge` (the badge's text, "" when hidden); and what was `announced`.
+const READ_ALERTS: &str = r#"(() => {
+  const items = [...document.querySelectorAll('#alert-list [data-alert]')];
+  const read = (item) => {
+    const button = item.querySelector('button[data-action="acknowledge"]');
+    return {
+      ...Object.fromEntries([...item.querySelectorAll('[data-field]')]
+        .map((element) => [element.dataset.field, element.textContent.trim()])),
+      state_attr: item.dataset.state,
+      severity_attr: item.dataset.severity,
+      button: !button.checkVisibility() ? 'none' : button.disabled ? 'disabled' : 'enabled',
+    };
+  };
+  const tile = (tile) => {
+    const badge = tile.querySelector('[data-field="alert_badge"]');
+    return {
+      marker: [...tile.classList].filter((name) => name.startsWith('alert-')).join(' '),
+      badge: badge.checkVisibility() ? badge.textContent.trim() : '',
+    };
+  };
+  return {
+    visible: document.getElementById('alerts').checkVisibility(),
+    count: document.getElementById('alerts-count').textContent,
+    summary: document.getElementById('alerts-summary').textContent,
+    order: items.map((item) => item.dataset.alert),
+    alerts: Object.fromEntries(items.map((item) => [item.dataset.alert, read(item)])),
+    tiles: Object.fromEntries([...document.querySelectorAll('[data-queue]')]
+      .map((element) => [element.dataset.queue, tile(element)])),
+    announced: document.getElementById('alerts-announcer').textContent,
+  };
+})()"#;
+
 /// Live, with this many tiles.
 fn live_with_tiles(count: usize) -> String {
     format!(
@@ -568,6 +907,48 @@ fn assert_no_exceptions(page: &Page) {
     );
 }
 
+/// An RFC 3339 time as the page shows it: local "HH:MM".
+fn local_hour_minute(time: &str) -> Result<String> {
+    Ok(chrono::DateTime::parse_from_rfc3339(time)?
+        .with_timezone(&chrono::Local)
+        .format("%H:%M")
+        .to_string())
+}
+
+/// "<prefix><mm:ss>" as seconds, checked to be within `range`.
+fn assert_elapsed(text: &Value, prefix: &str, range: std::ops::RangeInclusive<u64>) -> Result<()> {
+    let text = text.as_str().unwrap_or_default();
+    let seconds = clock_seconds(
+        text.strip_prefix(prefix)
+            .with_context(|| format!("{text:?} does not start with {prefix:?}"))?,
+    )?;
+    ensure!(
+        range.contains(&seconds),
+        "{text:?}: {seconds} s, expected {range:?}"
+    );
+    Ok(())
+}
+
+/// A fresh browser on a fresh fake API whose snapshot has [`alerts`], opened at `path`
+/// (e.g. `/?mode=wall`) with `token` in the fragment, live with its tiles and alerts.
+async fn open_alert_board(token: &str, path: &str) -> Result<(FakeApi, Browser, Page)> {
+    let api = FakeApi::start().await?;
+    api.script(|script| script.snapshot_alerts = Some(alerts()));
+    let browser = Browser::launch().await?;
+    let page = browser
+        .new_page(&format!("{}{path}#token={token}", api.url))
+        .await?;
+    page.wait_for(
+        &format!(
+            "{} && document.querySelectorAll('#alert-list [data-alert]').length === 4",
+            live_with_tiles(4)
+        ),
+        WAIT,
+    )
+    .await?;
+    Ok((api, browser, page))
+}
+
 /// A fresh browser (empty localStorage) on the board of a fresh fake API, opened with
 /// the good token in the fragment, live with its four tiles.
 async fn open_board() -> Result<(FakeApi, Browser, Page)> {
@@ -620,11 +1001,19 @@ async fn board_shows_the_queues_and_agents_as_the_spec_formats_them() -> Result<
         .format("data as of %H:%M:%S")
         .to_string();
     assert_eq!(header, json!(["acme", "supervisor", "live", as_of]));
-    // Only the status line is a live region.
+    // Only the status line and the alert announcer are live regions (not the tiles,
+    // not the alert strip: they tick every second).
     let live_regions = page
         .evaluate("[...document.querySelectorAll('[aria-live]')].map((element) => element.id)")
         .await?;
-    assert_eq!(live_regions, json!(["status"]));
+    assert_eq!(live_regions, json!(["status", "alerts-announcer"]));
+    // A snapshot without `alerts` (a server without alerting): no alert strip, no marks.
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(read["visible"], false);
+    assert_eq!(read["order"], json!([]));
+    for queue in ["sales", "support", "billing", "email"] {
+        assert_eq!(read["tiles"][queue], json!({ "marker": "", "badge": "" }));
+    }
 
     // Queue tiles: the canned values, formatted as the spec says.
     let read = page.evaluate(READ_TILES).await?;
@@ -996,6 +1385,339 @@ async fn deltas_update_in_place_and_a_reconnect_resyncs() -> Result<()> {
     assert_eq!(strings(&read["order"]), ["a-1", "a-2", "a-3", "a-10"]);
     let read = page.evaluate(READ_TILES).await?;
     assert_fields(&read["tiles"], "sales", &[("waiting_now", "3")]);
+    assert_no_exceptions(&page);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_listed_mark_their_queues_and_can_be_acknowledged() -> Result<()> {
+    let opened = Instant::now();
+    let (api, _browser, page) = open_alert_board(GOOD_TOKEN, "/").await?;
+
+    // The strip: a labelled region above the tiles, the count, firing before pending,
+    // critical before warning (the snapshot had them by id).
+    let strip = page
+        .evaluate(
+            "(() => { const strip = document.getElementById('alerts'); \
+             return [strip.getAttribute('role'), strip.getAttribute('aria-label'), \
+             Boolean(strip.compareDocumentPosition(document.getElementById('queue-tiles')) \
+             & Node.DOCUMENT_POSITION_FOLLOWING)]; })()",
+        )
+        .await?;
+    assert_eq!(strip, json!(["region", "Service-level alerts", true]));
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(read["visible"], true);
+    assert_eq!(read["count"], "4 alerts");
+    assert_eq!(read["summary"], "2 firing · 2 pending");
+    assert_eq!(
+        strings(&read["order"]),
+        [SALES_SL, BILLING_ABANDON, SUPPORT_WAIT, NORTH_AWAY]
+    );
+    let alerts = &read["alerts"];
+    assert_fields(
+        alerts,
+        SALES_SL,
+        &[
+            ("severity", "Critical"),
+            ("state_attr", "firing"),
+            ("severity_attr", "critical"),
+            (
+                "message",
+                "Sales service level: service level (current interval) 62.0 % is below 70 % \
+                 on queue sales",
+            ),
+            ("acknowledged", ""),
+            ("snoozed", ""),
+            ("button", "enabled"),
+        ],
+    );
+    assert_fields(
+        alerts,
+        BILLING_ABANDON,
+        &[
+            ("severity", "Warning"),
+            ("state_attr", "firing"),
+            (
+                "acknowledged",
+                &format!(
+                    "acknowledged by dana at {}",
+                    local_hour_minute("2026-11-20T10:08:30.000Z")?
+                ),
+            ),
+            (
+                "snoozed",
+                &format!(
+                    "snoozed until {}",
+                    local_hour_minute("2026-11-20T10:45:00.000Z")?
+                ),
+            ),
+            ("button", "none"),
+        ],
+    );
+    assert_fields(
+        alerts,
+        SUPPORT_WAIT,
+        &[
+            ("severity", "Critical"),
+            ("state_attr", "pending"),
+            ("button", "none"),
+        ],
+    );
+    assert_fields(
+        alerts,
+        NORTH_AWAY,
+        &[("state_attr", "pending"), ("button", "none")],
+    );
+    // How long: on the data's clock (as_of 10:15:02.12), ticking on.
+    let ticked = opened.elapsed().as_secs() + 1;
+    assert_elapsed(
+        &alerts[SALES_SL]["elapsed"],
+        "firing for ",
+        662..=662 + ticked,
+    )?;
+    assert_elapsed(
+        &alerts[SUPPORT_WAIT]["elapsed"],
+        "pending for ",
+        32..=32 + ticked,
+    )?;
+    assert_elapsed(
+        &alerts[NORTH_AWAY]["elapsed"],
+        "pending for ",
+        122..=122 + ticked,
+    )?;
+    let sales_elapsed = format!(
+        "document.querySelector('[data-alert=\"{SALES_SL}\"] [data-field=\"elapsed\"]').textContent"
+    );
+    let first = alerts[SALES_SL]["elapsed"].as_str().unwrap_or_default();
+    page.wait_for(&format!("{sales_elapsed} !== '{first}'"), WAIT)
+        .await?;
+    // Pending alerts are quieter: muted text, no filled badge.
+    let colours = page
+        .evaluate(&format!(
+            "[{SALES_SL:?}, {SUPPORT_WAIT:?}].map((id) => {{ \
+             const item = document.querySelector(`[data-alert=\"${{id}}\"]`); \
+             return [getComputedStyle(item).color, \
+             getComputedStyle(item.querySelector('.alert-severity')).backgroundColor]; }})"
+        ))
+        .await?;
+    assert_ne!(colours[0], colours[1], "firing and pending look alike");
+    // Tiles: a firing alert marks its queue; a pending one does not.
+    assert_eq!(
+        read["tiles"]["sales"],
+        json!({ "marker": "alert-critical", "badge": "critical alert" })
+    );
+    assert_eq!(
+        read["tiles"]["billing"],
+        json!({ "marker": "alert-warning", "badge": "warning alert" })
+    );
+    for queue in ["support", "email"] {
+        assert_eq!(read["tiles"][queue], json!({ "marker": "", "badge": "" }));
+    }
+    // The first snapshot is on screen: nothing to announce.
+    assert_eq!(read["announced"], "");
+
+    let screenshot = test_output_path("wallboard-alerts.png");
+    page.screenshot(&screenshot).await?;
+    println!("screenshot: {}", screenshot.display());
+
+    // A delta: support starts firing, the tenant alert is new, north resolves; the
+    // items are updated in place and the new firing ones announced.
+    let sales_item = format!("document.querySelector('[data-alert=\"{SALES_SL}\"]')");
+    page.evaluate(&format!("window.salesAlertBefore = {sales_item}"))
+        .await?;
+    api.send(Command::Delta(alert_delta()));
+    page.wait_for(
+        "document.getElementById('alerts-count').textContent === '4 alerts' \
+         && !document.querySelector('[data-alert*=\"north-away\"]')",
+        WAIT,
+    )
+    .await?;
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(
+        strings(&read["order"]),
+        [SALES_SL, SUPPORT_WAIT, BILLING_ABANDON, TENANT_ABANDON]
+    );
+    assert_eq!(read["summary"], "4 firing");
+    assert_fields(
+        &read["alerts"],
+        SUPPORT_WAIT,
+        &[("state_attr", "firing"), ("button", "enabled")],
+    );
+    assert_elapsed(
+        &read["alerts"][SUPPORT_WAIT]["elapsed"],
+        "firing for ",
+        2..=2 + WAIT.as_secs(),
+    )?;
+    assert_fields(
+        &read["alerts"],
+        TENANT_ABANDON,
+        &[("severity", "Warning"), ("button", "enabled")],
+    );
+    assert_eq!(
+        read["tiles"]["support"],
+        json!({ "marker": "alert-critical", "badge": "critical alert" })
+    );
+    assert_eq!(
+        read["announced"],
+        "New critical alert: Support oldest wait: oldest wait 95 s is above 90 s on queue \
+         support. New warning alert: Tenant abandon rate: abandon rate (current interval) \
+         12.5 % is above 10 % on tenant acme."
+    );
+    assert_eq!(
+        page.evaluate(&format!("window.salesAlertBefore === {sales_item}"))
+            .await?,
+        true
+    );
+
+    // Acknowledging: the button is disabled while the request runs (a second click
+    // sends nothing), then the answer shows who acknowledged it.
+    api.open_acknowledge_gate(false);
+    let sales_button = format!("[data-alert=\"{SALES_SL}\"] button[data-action=\"acknowledge\"]");
+    click(&page, &sales_button).await?;
+    page.wait_for(
+        &format!("document.querySelector('{sales_button}').disabled"),
+        WAIT,
+    )
+    .await?;
+    click(&page, &sales_button).await?;
+    api.open_acknowledge_gate(true);
+    let acknowledged = format!(
+        "acknowledged by {ACKNOWLEDGED_BY} at {}",
+        local_hour_minute(ACKNOWLEDGED_AT)?
+    );
+    page.wait_for(
+        &format!(
+            "{sales_item}.querySelector('[data-field=\"acknowledged\"]').textContent === '{acknowledged}'"
+        ),
+        WAIT,
+    )
+    .await?;
+    api.recorded(|recorded| {
+        assert_eq!(
+            recorded.acknowledgements,
+            [(
+                SALES_SL.to_owned(),
+                format!("Bearer {GOOD_TOKEN}"),
+                json!({})
+            )]
+        );
+    });
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_fields(&read["alerts"], SALES_SL, &[("button", "none")]);
+    assert_eq!(
+        page.evaluate("document.getElementById('status').textContent")
+            .await?,
+        "live"
+    );
+
+    // A refused acknowledgement: the server's message on the status line, the button
+    // back, the alert unchanged.
+    api.script(|script| script.acknowledge_forbidden = true);
+    click(
+        &page,
+        &format!("[data-alert=\"{SUPPORT_WAIT}\"] button[data-action=\"acknowledge\"]"),
+    )
+    .await?;
+    let status = page
+        .wait_for(
+            "(() => { const text = document.getElementById('status').textContent; \
+             return text.startsWith('could not') && text; })()",
+            WAIT,
+        )
+        .await?;
+    assert_eq!(
+        status,
+        format!("could not acknowledge \"Support oldest wait\": {FORBIDDEN_MESSAGE}")
+    );
+    page.wait_for(
+        &format!("!document.querySelector('[data-alert=\"{SUPPORT_WAIT}\"] button').disabled"),
+        WAIT,
+    )
+    .await?;
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_fields(
+        &read["alerts"],
+        SUPPORT_WAIT,
+        &[("button", "enabled"), ("acknowledged", "")],
+    );
+
+    // A delta without `alerts` changes no alert, and a re-rendered tile keeps its mark.
+    api.send(Command::Delta(delta()));
+    page.wait_for(&live_with_tiles(3), WAIT).await?;
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(
+        strings(&read["order"]),
+        [SALES_SL, SUPPORT_WAIT, BILLING_ABANDON, TENANT_ABANDON]
+    );
+    assert_eq!(read["tiles"]["sales"]["marker"], "alert-critical");
+
+    // A reconnect re-syncs from the snapshot: sales and support resolved in between,
+    // email fires (and only it is announced); the tiles follow.
+    api.script(|script| script.snapshot_alerts = Some(vec![billing_alert(), email_alert()]));
+    api.send(Command::Close(1001, "server restarting"));
+    page.wait_for(
+        &format!(
+            "{} && document.getElementById('alerts-count').textContent === '2 alerts'",
+            live_with_tiles(4)
+        ),
+        WAIT,
+    )
+    .await?;
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(strings(&read["order"]), [EMAIL_WAIT, BILLING_ABANDON]);
+    assert_eq!(
+        read["announced"],
+        "New critical alert: Email oldest wait: oldest wait 4000 s is above 3600 s on queue \
+         email."
+    );
+    assert_eq!(
+        read["tiles"],
+        json!({
+            "billing": { "marker": "alert-warning", "badge": "warning alert" },
+            "email": { "marker": "alert-critical", "badge": "critical alert" },
+            "sales": { "marker": "", "badge": "" },
+            "support": { "marker": "", "badge": "" },
+        })
+    );
+    assert_no_exceptions(&page);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_sees_the_alerts_in_wall_mode_without_acknowledge_buttons() -> Result<()> {
+    let (api, _browser, page) = open_alert_board(VIEWER_TOKEN, "/?mode=wall").await?;
+    assert_eq!(
+        page.evaluate(
+            "[document.getElementById('identity-role').textContent, \
+             document.documentElement.classList.contains('wall'), \
+             document.getElementById('controls').checkVisibility()]"
+        )
+        .await?,
+        json!(["viewer", true, false])
+    );
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_eq!(read["visible"], true, "the strip stays in wall mode");
+    assert_eq!(read["count"], "4 alerts");
+    for id in [SALES_SL, BILLING_ABANDON, SUPPORT_WAIT, NORTH_AWAY] {
+        assert_fields(&read["alerts"], id, &[("button", "none")]);
+    }
+    assert_eq!(read["tiles"]["sales"]["marker"], "alert-critical");
+    // Still none once an alert starts firing.
+    api.send(Command::Delta(alert_delta()));
+    page.wait_for(
+        &format!(
+            "document.querySelector('[data-alert=\"{SUPPORT_WAIT}\"]').dataset.state === 'firing'"
+        ),
+        WAIT,
+    )
+    .await?;
+    let read = page.evaluate(READ_ALERTS).await?;
+    assert_fields(&read["alerts"], SUPPORT_WAIT, &[("button", "none")]);
+    api.recorded(|recorded| assert!(recorded.acknowledgements.is_empty()));
+
+    let screenshot = test_output_path("wallboard-alerts-wall.png");
+    page.screenshot(&screenshot).await?;
+    println!("screenshot: {}", screenshot.display());
     assert_no_exceptions(&page);
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use ccpulse_dashboard_api::alerts::{Alerting, AlertsConfig, WithAlerts};
 use ccpulse_dashboard_api::auth::TokenStore;
 use ccpulse_dashboard_api::metrics::ApiMetrics;
 use ccpulse_dashboard_api::settings::{SavedSettings, SettingsStore};
@@ -138,7 +139,12 @@ impl Api {
         })
         .context("opening the saved settings")?;
         let live = aggregator.live();
+        let alerts_config = AlertsConfig::in_data_dir(data_dir);
+        let history = alerts_config.history_file.clone();
+        let alerts =
+            Alerting::open(alerts_config, Arc::clone(&live)).context("opening the alert rules")?;
         let source = LiveSource::new(data_dir.to_path_buf(), Arc::clone(&live));
+        let source = WithAlerts::new(Arc::new(source), history);
         let engine =
             QueryEngine::new(Arc::new(source), query).context("starting the query runtime")?;
         let metrics = Arc::new(ApiMetrics::default());
@@ -146,12 +152,15 @@ impl Api {
             tokio::spawn(sample_events(Arc::clone(&metrics), Arc::clone(run)));
         }
         let shutdown = CancellationToken::new();
+        let settings = Arc::new(settings);
+        tokio::spawn(Arc::clone(&alerts).run(Arc::clone(&settings), shutdown.clone()));
         let state = ApiState {
             tokens: Arc::clone(&tokens),
             live,
-            settings: Arc::new(settings),
+            settings,
             engine: Arc::new(engine),
             metrics,
+            alerts,
             run,
             stream: StreamConfig::default(),
             shutdown: shutdown.clone(),

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use ccpulse_dashboard_api::alerts::WithAlerts;
 use ccpulse_ingest::source::StoreSource;
 use ccpulse_query::export::{ExportFormat, ExportOptions, write_batches};
 use ccpulse_query::{QueryEngine, TenantScope};
@@ -96,15 +97,15 @@ pub(crate) async fn run(args: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tables under `data_dir` and whose rows to read: `tenant`, or the only tenant the
-/// directory holds.
+/// The tables under `data_dir` (with the alert history as `alerts`) and whose rows to
+/// read: `tenant`, or the only tenant the directory holds.
 ///
 /// # Errors
 /// When the directory does not exist, or holds no tenant or several and none was given.
 pub(crate) fn open_data_dir(
     data_dir: &Path,
     tenant: Option<String>,
-) -> Result<(StoreSource, String)> {
+) -> Result<(WithAlerts, String)> {
     if !data_dir.is_dir() {
         bail!(
             "no data directory at `{}` (give --data-dir, or run `ccpulse ingest` first)",
@@ -116,7 +117,8 @@ pub(crate) fn open_data_dir(
         Some(tenant) => tenant,
         None => only_tenant(&source)?,
     };
-    Ok((source, tenant_id))
+    let history = ccpulse_dashboard_api::alerts::history::path_in(data_dir);
+    Ok((WithAlerts::new(Arc::new(source), history), tenant_id))
 }
 
 /// The tenant of a data directory that holds exactly one.

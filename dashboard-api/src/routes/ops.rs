@@ -79,7 +79,8 @@ pub(super) async fn ready(State(state): State<ApiState>) -> Response {
 }
 
 pub(super) async fn metrics(State(state): State<ApiState>) -> Response {
-    let text = state.metrics.render(state.run.as_deref());
+    let mut text = state.metrics.render(state.run.as_deref());
+    state.alerts.render_metrics(&mut text);
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

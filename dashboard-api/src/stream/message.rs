@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::alerts::AlertView;
 use crate::views::{AgentView, QueueView};
 
 /// Longest subscription id accepted, in characters.
@@ -14,10 +15,12 @@ pub(super) const MAX_ID_CHARS: usize = 128;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Topic {
-    /// Queues and agents.
+    /// Queues, agents and open alerts.
     Tenant,
     Queues,
     Agents,
+    /// Open alerts.
+    Alerts,
 }
 
 impl Topic {
@@ -27,6 +30,10 @@ impl Topic {
 
     pub(super) fn has_agents(self) -> bool {
         matches!(self, Topic::Tenant | Topic::Agents)
+    }
+
+    pub(super) fn has_alerts(self) -> bool {
+        matches!(self, Topic::Tenant | Topic::Alerts)
     }
 }
 
@@ -211,6 +218,8 @@ pub(super) enum ServerMessage<'a> {
         queues: Option<&'a [QueueView]>,
         #[serde(skip_serializing_if = "Option::is_none")]
         agents: Option<&'a [AgentView]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alerts: Option<&'a [AlertView]>,
     },
     Delta {
         id: &'a str,
@@ -220,6 +229,8 @@ pub(super) enum ServerMessage<'a> {
         queues: Option<Changes<'a, QueueView>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         agents: Option<Changes<'a, AgentView>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        alerts: Option<Changes<'a, AlertView>>,
     },
     Heartbeat {
         time: String,
@@ -346,6 +357,7 @@ mod tests {
                 remove: vec!["sales"],
             }),
             agents: None,
+            alerts: None,
         };
         assert_eq!(
             delta.to_text(),

@@ -14,6 +14,7 @@ use ccpulse_ingest::fold::FoldConfig;
 use tokio::time::Instant;
 
 use super::message::{Changes, ServerMessage, Topic};
+use crate::alerts::{AlertView, Alerting};
 use crate::auth::Principal;
 use crate::views::{self, AgentFilter, AgentView, QueueView};
 
@@ -26,6 +27,8 @@ pub(super) struct Rows {
     pub(super) queues: Vec<QueueView>,
     /// Sorted by id; empty when the topic has no agents.
     pub(super) agents: Vec<AgentView>,
+    /// Open alerts, sorted by id; empty when the topic has no alerts.
+    pub(super) alerts: Vec<AlertView>,
 }
 
 /// One subscription (see the module docs).
@@ -40,6 +43,7 @@ pub(super) struct Subscription {
     /// The client's rows, by id: what the messages so far carried.
     sent_queues: BTreeMap<String, QueueView>,
     sent_agents: BTreeMap<String, AgentView>,
+    sent_alerts: BTreeMap<String, AlertView>,
     /// No message before this (`min_interval` after the previous one).
     next_allowed: Instant,
     /// The live view changed since the rows were last compared.
@@ -114,6 +118,54 @@ impl Row for AgentView {
     }
 }
 
+impl Row for AlertView {
+    fn key(&self) -> &str {
+        &self.alert_id
+    }
+
+    /// The value, volume and message follow every tick of a firing alert: a row comes
+    /// again when its state, severity, acknowledgement or snooze changes.
+    fn same(&self, now: &Self) -> bool {
+        let AlertView {
+            alert_id,
+            rule_id,
+            rule_name,
+            subject,
+            queue_id,
+            state,
+            severity,
+            metric,
+            window,
+            comparison,
+            value: _,
+            threshold,
+            volume: _,
+            since,
+            fired_at,
+            acknowledged_by,
+            acknowledged_at,
+            snoozed_until,
+            message: _,
+        } = now;
+        self.alert_id == *alert_id
+            && self.rule_id == *rule_id
+            && self.rule_name == *rule_name
+            && self.subject == *subject
+            && self.queue_id == *queue_id
+            && self.state == *state
+            && self.severity == *severity
+            && self.metric == *metric
+            && self.window == *window
+            && self.comparison == *comparison
+            && self.threshold == *threshold
+            && self.since == *since
+            && self.fired_at == *fired_at
+            && self.acknowledged_by == *acknowledged_by
+            && self.acknowledged_at == *acknowledged_at
+            && self.snoozed_until == *snoozed_until
+    }
+}
+
 /// The rows of `now` that `sent` lacks or shows differently, and the ids of `sent` that
 /// `now` lacks.
 fn changes<'a, T: Row>(sent: &'a BTreeMap<String, T>, now: &'a [T]) -> Changes<'a, T> {
@@ -145,13 +197,20 @@ impl Subscription {
             seq: 0,
             sent_queues: BTreeMap::new(),
             sent_agents: BTreeMap::new(),
+            sent_alerts: BTreeMap::new(),
             next_allowed: Instant::now(),
             pending: false,
         }
     }
 
     /// The rows this subscription shows now, for `principal`.
-    pub(super) fn rows(&self, live: &LiveView, config: &FoldConfig, principal: &Principal) -> Rows {
+    pub(super) fn rows(
+        &self,
+        live: &LiveView,
+        config: &FoldConfig,
+        alerts: &Alerting,
+        principal: &Principal,
+    ) -> Rows {
         let only = self.queues.as_deref();
         Rows {
             as_of: views::tenant_as_of(live, &principal.tenant_id),
@@ -162,6 +221,15 @@ impl Subscription {
             },
             agents: if self.topic.has_agents() {
                 views::agents(live, principal, &AgentFilter::default(), only)
+            } else {
+                Vec::new()
+            },
+            alerts: if self.topic.has_alerts() {
+                let mut open = alerts.active(principal);
+                if let Some(only) = only {
+                    open.retain(|a| a.queue_id.as_ref().is_some_and(|q| only.contains(q)));
+                }
+                open
             } else {
                 Vec::new()
             },
@@ -192,10 +260,12 @@ impl Subscription {
             as_of: rows.as_of.as_deref(),
             queues: self.topic.has_queues().then_some(&rows.queues[..]),
             agents: self.topic.has_agents().then_some(&rows.agents[..]),
+            alerts: self.topic.has_alerts().then_some(&rows.alerts[..]),
         }
         .to_text();
         self.sent_queues = by_key(rows.queues);
         self.sent_agents = by_key(rows.agents);
+        self.sent_alerts = by_key(rows.alerts);
         self.sent(now, min_interval);
         text
     }
@@ -211,7 +281,8 @@ impl Subscription {
         self.pending = false;
         let queues = changes(&self.sent_queues, &rows.queues);
         let agents = changes(&self.sent_agents, &rows.agents);
-        if queues.is_empty() && agents.is_empty() {
+        let alerts = changes(&self.sent_alerts, &rows.alerts);
+        if queues.is_empty() && agents.is_empty() && alerts.is_empty() {
             return None;
         }
         let seq = self.seq + 1;
@@ -221,11 +292,14 @@ impl Subscription {
             as_of: rows.as_of.as_deref(),
             queues: self.topic.has_queues().then_some(queues),
             agents: self.topic.has_agents().then_some(agents),
+            // Absent when no alert changed, so pages of before alerts see no change.
+            alerts: (self.topic.has_alerts() && !alerts.is_empty()).then_some(alerts),
         }
         .to_text();
         self.seq = seq;
         self.sent_queues = by_key(rows.queues);
         self.sent_agents = by_key(rows.agents);
+        self.sent_alerts = by_key(rows.alerts);
         self.sent(now, min_interval);
         Some(text)
     }
@@ -299,6 +373,7 @@ mod tests {
             as_of: Some("2026-11-16T10:00:01.000Z".to_owned()),
             queues,
             agents,
+            alerts: Vec::new(),
         }
     }
 

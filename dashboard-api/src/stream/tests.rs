@@ -104,10 +104,17 @@ fn connect(config: StreamConfig, caller: Result<Principal, ApiError>, outgoing: 
     let (to_server, incoming) = mpsc::channel(16);
     let (outgoing, from_server) = mpsc::channel(outgoing);
     let shutdown = CancellationToken::new();
+    let live = Arc::new(LiveView::default());
+    let alerts = crate::alerts::Alerting::open(
+        crate::alerts::AlertsConfig::in_data_dir(dir.path()),
+        Arc::clone(&live),
+    )
+    .unwrap();
     let connection = Connection {
         socket: ChannelSocket { incoming, outgoing },
-        live: Arc::new(LiveView::default()),
+        live,
         settings: Arc::new(settings),
+        alerts,
         metrics: Arc::new(crate::metrics::ApiMetrics::default()),
         config,
         shutdown: shutdown.clone(),
@@ -182,7 +189,7 @@ async fn subscribe_ping_and_unsubscribe() {
         .await;
     assert_eq!(
         client.json().await,
-        json!({"type": "snapshot", "id": "wall", "seq": 1, "as_of": null, "queues": [], "agents": []})
+        json!({"type": "snapshot", "id": "wall", "seq": 1, "as_of": null, "queues": [], "agents": [], "alerts": []})
     );
     client
         .send(r#"{"type":"subscribe","id":"q","topic":"queues"}"#)
