@@ -210,6 +210,71 @@ async fn receive(
 }
 
 // ---------------------------------------------------------------------------------
+// A wallboard's view: the stream's `alerts` topic
+
+/// Subscribes to the `alerts` topic of the stream at `address` and keeps, for every
+/// alert, the states it was shown in (consecutive repeats merged) and `removed` when
+/// a delta removed it.
+async fn watch_alerts(address: SocketAddr, token: &str) -> Arc<Mutex<Vec<(String, String)>>> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("ws://{address}/api/v1/stream?access_token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("the stream");
+    let subscribe = json!({"type": "subscribe", "id": "alerts", "topic": "alerts"});
+    socket
+        .send(Message::text(subscribe.to_string()))
+        .await
+        .unwrap();
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let (ready, subscribed) = tokio::sync::oneshot::channel();
+    let mut ready = Some(ready);
+    tokio::spawn({
+        let seen = Arc::clone(&seen);
+        async move {
+            while let Some(Ok(frame)) = socket.next().await {
+                let Message::Text(text) = frame else { continue };
+                let message: Value = serde_json::from_str(&text).unwrap();
+                let mut seen = seen.lock().unwrap();
+                let mut note = |id: &str, what: &str| {
+                    if seen.last() != Some(&(id.to_owned(), what.to_owned())) {
+                        seen.push((id.to_owned(), what.to_owned()));
+                    }
+                };
+                match message["type"].as_str() {
+                    Some("snapshot") => {
+                        for alert in message["alerts"].as_array().unwrap() {
+                            note(
+                                alert["alert_id"].as_str().unwrap(),
+                                alert["state"].as_str().unwrap(),
+                            );
+                        }
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(());
+                        }
+                    }
+                    Some("delta") => {
+                        for alert in message["alerts"]["upsert"].as_array().into_iter().flatten() {
+                            note(
+                                alert["alert_id"].as_str().unwrap(),
+                                alert["state"].as_str().unwrap(),
+                            );
+                        }
+                        for id in message["alerts"]["remove"].as_array().into_iter().flatten() {
+                            note(id.as_str().unwrap(), "removed");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    });
+    subscribed.await.expect("a snapshot");
+    seen
+}
+
+// ---------------------------------------------------------------------------------
 // The pipeline
 
 struct Pipeline {
@@ -319,7 +384,7 @@ impl Pipeline {
     /// The `event` column of the `alerts` table, in order, for `rule`.
     async fn history(&self, rule: &str) -> Vec<String> {
         self.sql(&format!(
-            "SELECT event FROM alerts WHERE rule_id = '{rule}' AND event <> 'delivery_failed' ORDER BY recorded_at, event"
+            "SELECT event FROM alerts WHERE rule_id = '{rule}' AND event <> 'delivery_failed' ORDER BY seq"
         ))
         .await
         .iter()
@@ -375,8 +440,19 @@ async fn wait_for_requests(receiver: &Receiver, path: &str, count: usize) -> Vec
 }
 
 fn destinations(address: SocketAddr) -> String {
+    // A port nothing listens on, for a destination that always fails.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     format!(
         r#"
+[[destination]]
+id = "dead"
+tenant = "{TENANT}"
+kind = "webhook"
+url = "http://{dead}/gone"
+
 [[destination]]
 id = "hook"
 tenant = "{TENANT}"
@@ -427,9 +503,11 @@ async fn a_service_level_breach_holds_fires_and_recovers_with_hysteresis() {
             "metric": "service_level", "window": "today",
             "comparison": "below", "warning": 0.8, "critical": 0.5, "clear": 0.85,
             "for": "2m", "clear_for": "2m", "min_volume": 10,
-            "notify": ["hook", "chat"],
+            "notify": ["hook", "chat", "dead"],
         }))
         .await;
+    let (address, _server) = pipeline.api.listen().await.unwrap();
+    let wallboard = watch_alerts(address, &pipeline.admin).await;
 
     // Five calls answered in 5 s, then three after 60 s (threshold 20 s): the service
     // level is 5/8 = 62.5 %, below both thresholds, but only 8 were offered.
@@ -535,11 +613,49 @@ async fn a_service_level_breach_holds_fires_and_recovers_with_hysteresis() {
     assert!(texts[1].contains("RESOLVED"), "{texts:?}");
     assert_eq!(receiver.all().len(), 5, "no other request");
 
+    // The dead endpoint: both deliveries gave up after 3 attempts, recorded in the
+    // history and counted.
+    let deadline = Instant::now() + DEADLINE;
+    let failed = loop {
+        let rows = pipeline
+            .sql("SELECT destination_id, reason, message FROM alerts WHERE event = 'delivery_failed' ORDER BY seq")
+            .await;
+        if rows.len() >= 2 || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    for row in &failed {
+        assert_eq!(row["destination_id"], "dead");
+        let message = row["message"].as_str().unwrap();
+        assert!(message.contains("after 3 attempt"), "{message}");
+        assert!(
+            row["reason"].as_str().unwrap().contains("connection"),
+            "{row}"
+        );
+    }
+
+    // The wallboard saw it firing, then gone (pending too, unless that lasted less
+    // than the stream's coalescing interval).
+    let seen = wallboard.lock().unwrap().clone();
+    let states: Vec<&str> = seen
+        .iter()
+        .filter(|(id, _)| *id == alert_id)
+        .map(|(_, state)| state.as_str())
+        .collect();
+    assert!(
+        states == ["pending", "firing", "removed"] || states == ["firing", "removed"],
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|(id, _)| *id == alert_id), "{seen:?}");
+
     let metrics = pipeline.api.get("/metrics", &pipeline.admin).await.text();
     for line in [
         "ccpulse_alert_deliveries_total{tenant=\"acme\",destination=\"hook\",outcome=\"delivered\"} 2",
         "ccpulse_alert_deliveries_total{tenant=\"acme\",destination=\"hook\",outcome=\"retried\"} 1",
         "ccpulse_alert_events_total{event=\"firing\"} 1",
+        "ccpulse_alert_deliveries_total{tenant=\"acme\",destination=\"dead\",outcome=\"failed\"} 2",
     ] {
         assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
     }

@@ -838,6 +838,13 @@ async fn the_openapi_document_lists_every_route() {
         "PUT /api/v1/settings",
         "GET /api/v1/settings/queues/{queue_id}",
         "PUT /api/v1/settings/queues/{queue_id}",
+        "GET /api/v1/alerts",
+        "POST /api/v1/alerts/{alert_id}/acknowledge",
+        "POST /api/v1/alerts/{alert_id}/snooze",
+        "GET /api/v1/alert-rules",
+        "GET /api/v1/alert-rules/{rule_id}",
+        "PUT /api/v1/alert-rules/{rule_id}",
+        "DELETE /api/v1/alert-rules/{rule_id}",
         "GET /api/v1/stream",
         "GET /api/v1/openapi.json",
         "GET /healthz",
@@ -858,7 +865,9 @@ async fn the_openapi_document_lists_every_route() {
             .replace("{agent_id}", "ag-2")
             .replace("{interaction_id}", "c-2")
             .replace("{customer_id}", "cust-1")
-            .replace("{name}", "queue_performance");
+            .replace("{name}", "queue_performance")
+            .replace("{alert_id}", "al_0000000000000000")
+            .replace("{rule_id}", "sales-sl");
         let body = (method != "GET").then_some(r#"{"sql":"SELECT 1"}"#);
         let answer = f
             .api

@@ -101,11 +101,13 @@ pub fn schema() -> SchemaRef {
         text("message", false),
         time("occurred_at"),
         time("recorded_at"),
+        Field::new("seq", DataType::Int64, false),
     ]))
 }
 
-/// `records` as one batch of [`schema`].
-pub fn to_batch(records: &[&AlertRecord]) -> RecordBatch {
+/// `records` as one batch of [`schema`], each with its position in the history file
+/// (`seq`: the order records were written, for `ORDER BY seq`).
+pub fn to_batch(records: &[(usize, &AlertRecord)]) -> RecordBatch {
     let n = records.len();
     let mut strings: Vec<StringBuilder> = (0..13)
         .map(|_| StringBuilder::with_capacity(n, n * 16))
@@ -121,7 +123,9 @@ pub fn to_batch(records: &[&AlertRecord]) -> RecordBatch {
     let mut message = StringBuilder::with_capacity(n, n * 64);
     let mut occurred = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut recorded = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-    for r in records {
+    let mut seq = Int64Builder::with_capacity(n);
+    for &(position, r) in records {
+        seq.append_value(position as i64);
         let texts: [Option<&str>; 13] = [
             Some(&r.tenant_id),
             Some(&r.alert_id),
@@ -164,6 +168,7 @@ pub fn to_batch(records: &[&AlertRecord]) -> RecordBatch {
     columns.push(Arc::new(message.finish()));
     columns.push(Arc::new(occurred.finish()));
     columns.push(Arc::new(recorded.finish()));
+    columns.push(Arc::new(seq.finish()));
     RecordBatch::try_new(schema(), columns).expect("the columns follow the schema")
 }
 
@@ -271,9 +276,10 @@ impl TableSource for WithAlerts {
             context: format!("reading the alert history {}", self.history.display()),
             source: Box::new(e),
         })?;
-        let mine: Vec<&AlertRecord> = records
+        let mine: Vec<(usize, &AlertRecord)> = records
             .iter()
-            .filter(|r| r.tenant_id == tenant_id)
+            .enumerate()
+            .filter(|(_, r)| r.tenant_id == tenant_id)
             .collect();
         snapshot.tables.insert(
             "alerts".into(),
@@ -329,7 +335,7 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).expect("opens");
         file.write_all(b"{\"tenant_id\":\"ac").expect("writes");
         assert_eq!(read(&path).expect("reads"), records);
-        let batch = to_batch(&records.iter().collect::<Vec<_>>());
+        let batch = to_batch(&records.iter().enumerate().collect::<Vec<_>>());
         assert_eq!(batch.num_rows(), 2);
         assert_eq!(batch.schema(), schema());
     }

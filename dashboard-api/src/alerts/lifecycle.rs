@@ -126,6 +126,8 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Track {
     pub state: State,
+    /// The episode's id (`al_` and 16 hex digits), given when it starts.
+    pub alert_id: Option<String>,
     /// The start of the current episode (pending or firing): the alert's identity.
     pub since: Option<i64>,
     pub fired_at: Option<i64>,
@@ -145,6 +147,7 @@ impl Default for Track {
     fn default() -> Self {
         Track {
             state: State::Ok,
+            alert_id: None,
             since: None,
             fired_at: None,
             severity: None,

@@ -46,8 +46,8 @@ pub struct DestinationSpec {
 pub struct RuleSpec {
     /// Unique per tenant: letters, digits, `-`, `_` and `.`, at most 64.
     pub id: String,
-    /// The tenant (the file; the API takes it from the token).
-    #[serde(default)]
+    /// The tenant (the file; the API takes it from the token and leaves it out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tenant: String,
     /// Shown in notifications; the id when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -89,9 +89,10 @@ impl TrackKey {
         }
     }
 
-    /// The episode starting at `since`: `al_` and 16 hex digits, stable across
-    /// restarts.
-    fn alert_id(&self, since: i64) -> String {
+    /// A new episode's id: `al_` and 16 hex digits of a hash of the key, the data
+    /// time it starts and the server's clock (so an episode that starts again at the
+    /// same data time, after a rule change, gets another id).
+    fn new_alert_id(&self, since: i64) -> String {
         let mut hash = Sha256::new();
         for part in [
             &self.tenant_id,
@@ -103,6 +104,10 @@ impl TrackKey {
             hash.update([0]);
         }
         hash.update(since.to_be_bytes());
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        hash.update(nanos.to_be_bytes());
         format!("al_{}", &hex::encode(hash.finalize())[..16])
     }
 }
@@ -376,6 +381,9 @@ impl Alerting {
                     let track = book.tracks.entry(key.clone()).or_default();
                     let before = track.clone();
                     let steps = track.step(rule, observation, as_of);
+                    if track.state != State::Ok && track.alert_id.is_none() {
+                        track.alert_id = Some(key.new_alert_id(as_of));
+                    }
                     if steps.is_empty() {
                         if track.state == State::Ok && track.snoozed_until.is_none() {
                             book.tracks.remove(&key);
@@ -634,7 +642,7 @@ impl Alerting {
                 Some(AlertView::of_track(
                     rule,
                     &key.subject(),
-                    &key.alert_id(track.since?),
+                    track.alert_id.as_deref()?,
                     track,
                 ))
             })
@@ -658,11 +666,12 @@ impl Alerting {
                     "alert `{alert_id}` is pending, not firing: there is nothing to acknowledge yet"
                 )));
             }
-            if track.acknowledged_by.is_none() {
-                track.acknowledged_by = Some(principal.name.clone());
-                track.acknowledged_at = Some(at);
+            if track.acknowledged_by.is_some() {
+                return Ok(None);
             }
-            Ok(("acknowledged", None))
+            track.acknowledged_by = Some(principal.name.clone());
+            track.acknowledged_at = Some(at);
+            Ok(Some(("acknowledged", None)))
         })
     }
 
@@ -684,23 +693,24 @@ impl Alerting {
         }
         self.act(principal, alert_id, |track, at| {
             track.snoozed_until = (minutes > 0).then(|| at + i64::from(minutes) * 60_000);
-            Ok((
+            Ok(Some((
                 "snoozed",
                 Some(if minutes == 0 {
                     "snooze ended".to_owned()
                 } else {
-                    format!("snoozed for {minutes} min")
+                    format!("for {minutes} min")
                 }),
-            ))
+            )))
         })
     }
 
-    /// Finds the caller's open alert `alert_id`, applies `act`, records and saves.
+    /// Finds the caller's open alert `alert_id`, applies `act`, and records and saves
+    /// what it did (`None`: nothing changed).
     fn act(
         &self,
         principal: &Principal,
         alert_id: &str,
-        act: impl FnOnce(&mut Track, i64) -> Result<(&'static str, Option<String>), AlertError>,
+        act: impl FnOnce(&mut Track, i64) -> Result<Option<(&'static str, Option<String>)>, AlertError>,
     ) -> Result<AlertView, AlertError> {
         let set = self.rule_set();
         let not_found = || {
@@ -715,9 +725,7 @@ impl Alerting {
             .find(|(key, track)| {
                 key.tenant_id == principal.tenant_id
                     && track.state != State::Ok
-                    && track
-                        .since
-                        .is_some_and(|since| key.alert_id(since) == alert_id)
+                    && track.alert_id.as_deref() == Some(alert_id)
             })
             .map(|(key, _)| key.clone())
             .filter(|key| visible(principal, key))
@@ -732,7 +740,9 @@ impl Alerting {
             .copied()
             .unwrap_or_else(wall_ms);
         let track = book.tracks.get_mut(&key).ok_or_else(not_found)?;
-        let (event, detail) = act(track, at)?;
+        let Some((event, detail)) = act(track, at)? else {
+            return Ok(AlertView::of_track(rule, &key.subject(), alert_id, track));
+        };
         let track = track.clone();
         let mut record = base_record(rule, &key, &track, at, wall_ms());
         record.event = event.into();
@@ -1006,7 +1016,7 @@ fn base_record(
     let subject = key.subject();
     AlertRecord {
         tenant_id: key.tenant_id.clone(),
-        alert_id: key.alert_id(track.since.unwrap_or(at)),
+        alert_id: track.alert_id.clone().unwrap_or_default(),
         rule_id: rule.spec.id.clone(),
         rule_name: rule.name().to_owned(),
         event: String::new(),
