@@ -296,6 +296,39 @@ fn config_check_rejects_an_invalid_file_with_exit_2() {
     assert!(stderr.contains("CCPULSE__KAFKA__BROKERZ"), "{stderr}");
 }
 
+#[test]
+fn config_check_checks_the_alert_rules_of_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("alerts/rules.toml");
+    std::fs::create_dir_all(rules.parent().unwrap()).unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/alert-rules.example.toml");
+    std::fs::copy(&example, &rules).unwrap();
+    let data_dir = [("CCPULSE__STORAGE__DATA_DIR", dir.path().to_str().unwrap())];
+    let output = ccpulse_config(&["config", "check"], &data_dir);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("alert rules: 5 rules, 2 destinations"),
+        "{stderr}"
+    );
+
+    let broken = std::fs::read_to_string(&example)
+        .unwrap()
+        .replace("warning = 0.8", "warning = 80.0")
+        .replace("notify = [\"floor-slack\"]", "notify = [\"pager\"]");
+    std::fs::write(&rules, broken).unwrap();
+    let output = ccpulse_config(&["config", "check"], &data_dir);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for expected in [
+        "rules.toml",
+        "rule `sales-sl`: `warning` = 80",
+        "rule `voice-oldest-wait`: `notify` names `pager`",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` missing: {stderr}");
+    }
+}
+
 /// Fixture a (tenant `acme`), folded and fully committed into a data directory: what
 /// `ccpulse sql` reads.
 fn committed_fixture() -> ccpulse_tests::query::Folded {

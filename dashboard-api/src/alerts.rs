@@ -34,5 +34,5 @@ pub mod service;
 pub mod view;
 
 pub use history::WithAlerts;
-pub use service::{AlertError, Alerting, AlertsConfig};
+pub use service::{AlertError, Alerting, AlertsConfig, check_rules_file};
 pub use view::AlertView;

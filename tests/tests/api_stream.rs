@@ -580,7 +580,7 @@ async fn tokens_and_queue_scopes() {
     let snapshot = next_json(&mut other_socket).await;
     assert_eq!(
         snapshot,
-        json!({"type": "snapshot", "id": "wall", "seq": 1, "as_of": null, "queues": [], "agents": []})
+        json!({"type": "snapshot", "id": "wall", "seq": 1, "as_of": null, "queues": [], "agents": [], "alerts": []})
     );
     // The refused connections are closed; the two open ones are counted until they
     // close.

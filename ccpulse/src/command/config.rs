@@ -1,9 +1,11 @@
 //! `ccpulse config check`: loads the configuration as a service would (file, then
-//! `CCPULSE__…` variables), validates it and prints it as in effect, secrets redacted.
+//! `CCPULSE__…` variables), validates it and prints it as in effect, secrets redacted;
+//! then checks the alert rules file of the data directory, as `serve` would at start.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
+use ccpulse_dashboard_api::alerts::{AlertsConfig, check_rules_file};
 
 use crate::cli::ConfigCheckArgs;
 use crate::config::{self, Config};
@@ -19,7 +21,22 @@ pub(crate) async fn check(args: ConfigCheckArgs) -> Result<ExitCode> {
         Ok((config, text)) => {
             print!("{}{text}", header(&config));
             eprintln!("configuration is valid");
-            Ok(ExitCode::SUCCESS)
+            let rules = AlertsConfig::in_data_dir(&config.data_dir).rules_file;
+            match check_rules_file(&rules) {
+                Ok(set) => {
+                    eprintln!(
+                        "alert rules: {} rules, {} destinations ({})",
+                        set.rules.len(),
+                        set.destinations.len(),
+                        rules.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("error: alert rules: {error}");
+                    Ok(ExitCode::from(INVALID))
+                }
+            }
         }
         Err(error) => {
             // The TOML parser's message ends with a newline of its own.

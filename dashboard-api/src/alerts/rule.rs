@@ -912,6 +912,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_checks() {
+        let text = include_str!("../../../config/alert-rules.example.toml");
+        let file: RulesFile = toml::from_str(text).expect("parses");
+        let set = RuleSet::check(&file).expect("checks");
+        assert_eq!(set.rules.len(), 5);
+        assert_eq!(set.destinations.len(), 2);
+        assert!(set.destination("acme", "floor-slack").is_some());
+    }
+
+    #[test]
     fn a_file_with_two_problems_reports_both() {
         let file: RulesFile = toml::from_str(&format!(
             r#"

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{Deliverer, DeliveryConfig, DeliveryFailure, Notification};
+use super::deliver::{Deliverer, DeliveryConfig, DeliveryFailure, Destination, Notification};
 use super::evaluate::{self, Subject};
 use super::history::{self, AlertRecord, HistoryWriter};
 use super::lifecycle::{Change, Observation, State, Track};
@@ -319,6 +319,7 @@ impl Alerting {
         let set = self.rule_set();
         let recorded_at = wall_ms();
         let mut records = Vec::new();
+        let mut outbox = Vec::new();
         let mut book = lock(&self.book);
         let mut changed = self.end_changed_rules(&mut book, &set, recorded_at, &mut records);
         let clocks = tenant_clocks(&self.live);
@@ -393,7 +394,7 @@ impl Alerting {
                     changed = true;
                     let after = track.clone();
                     for change in steps {
-                        let record = self.transition(
+                        let (record, sends) = self.transition(
                             rule,
                             &key,
                             &before,
@@ -404,6 +405,7 @@ impl Alerting {
                             &set,
                         );
                         records.push(record);
+                        outbox.extend(sends);
                     }
                     if after.state == State::Ok && after.snoozed_until.is_none() {
                         book.tracks.remove(&key);
@@ -411,11 +413,19 @@ impl Alerting {
                 }
             }
         }
+        // The history first, then the open tracks, then the notifications: a record
+        // exists before anyone hears of it.
+        self.record(&records);
         if changed {
             self.save(&book);
         }
         drop(book);
-        self.finish(records, changed);
+        for (destination, notification) in outbox {
+            self.deliverer.send(&destination, notification);
+        }
+        if changed {
+            self.live.notify();
+        }
     }
 
     /// Ends the open alerts of rules that were changed, disabled or deleted (recorded,
@@ -492,7 +502,7 @@ impl Alerting {
         changed
     }
 
-    /// The record of one change, and its notifications handed to the deliverer.
+    /// The record of one change, and the notifications to send once it is written.
     #[allow(clippy::too_many_arguments)]
     fn transition(
         &self,
@@ -504,7 +514,7 @@ impl Alerting {
         at: i64,
         recorded_at: i64,
         set: &RuleSet,
-    ) -> AlertRecord {
+    ) -> (AlertRecord, Vec<(Destination, Notification)>) {
         // A resolved or cancelled episode is described by the track it ended.
         let episode = if after.state == State::Ok {
             before
@@ -532,6 +542,7 @@ impl Alerting {
             .filter_map(|id| set.destination(&key.tenant_id, id))
             .collect();
         record.notified = wanted && !destinations.is_empty();
+        let mut sends = Vec::new();
         if record.notified {
             let view = AlertView::new(rule, &record, episode, change);
             for destination in destinations {
@@ -551,8 +562,8 @@ impl Alerting {
                     template.destination_id = Some(destination.id.clone());
                     sent.push_back((delivery_id.clone(), template));
                 }
-                self.deliverer.send(
-                    destination,
+                sends.push((
+                    destination.clone(),
                     Notification {
                         delivery_id,
                         tenant_id: key.tenant_id.clone(),
@@ -573,17 +584,17 @@ impl Alerting {
                             .then(|| record.severity.clone())
                             .flatten(),
                     },
-                );
+                ));
             }
         }
-        record
+        (record, sends)
     }
 
-    /// Writes the history, counts the events, wakes the streams.
-    fn finish(&self, records: Vec<AlertRecord>, changed: bool) {
+    /// Appends `records` to the history and counts them.
+    fn record(&self, records: &[AlertRecord]) {
         if !records.is_empty() {
             let mut events = lock(&self.counters.events);
-            for record in &records {
+            for record in records {
                 let name = EVENT_NAMES
                     .iter()
                     .find(|n| **n == record.event)
@@ -592,11 +603,8 @@ impl Alerting {
                 *events.entry(name).or_default() += 1;
             }
         }
-        if let Err(e) = self.history.append(&records) {
+        if let Err(e) = self.history.append(records) {
             tracing::error!("alerts: writing {}: {e}", self.history.path().display());
-        }
-        if changed {
-            self.live.notify();
         }
     }
 
@@ -756,10 +764,11 @@ impl Alerting {
             key.subject().describe(),
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
         );
+        self.record(&[record]);
         self.save(&book);
         let view = AlertView::of_track(rule, &key.subject(), alert_id, &track);
         drop(book);
-        self.finish(vec![record], true);
+        self.live.notify();
         Ok(view)
     }
 
@@ -951,6 +960,16 @@ const EVENT_NAMES: [&str; 9] = [
 ];
 
 const RULES_FILE_HEADER: &str = "# ccpulse alert rules and destinations (README, \"Alerting\").\n# Written by the API; hand edits are picked up within a second (comments are not kept\n# when the API writes the file).\n\n";
+
+/// Reads and checks the rules file at `path` (none: no rules), as `serve` would at
+/// start; `ccpulse config check` reports it.
+///
+/// # Errors
+/// The file cannot be read, does not parse, or does not check (every problem listed).
+pub fn check_rules_file(path: &Path) -> Result<RuleSet, AlertError> {
+    let (file, _) = read_rules(path)?;
+    RuleSet::check(&file).map_err(|e| AlertError::Invalid(format!("{}: {e}", path.display())))
+}
 
 fn read_rules(path: &Path) -> Result<(RulesFile, Option<SystemTime>), AlertError> {
     let text = match fs::read_to_string(path) {
