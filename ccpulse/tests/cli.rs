@@ -308,7 +308,7 @@ fn config_check_checks_the_alert_rules_of_the_data_directory() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("alert rules: 5 rules, 2 destinations"),
+        stderr.contains("alert rules: 8 rules, 2 destinations"),
         "{stderr}"
     );
 

@@ -13,6 +13,8 @@
 //! - [`rule`]: the rules file, the API's rule JSON, checking, the metrics.
 //! - [`lifecycle`]: the pure state machine of one rule on one subject.
 //! - [`evaluate`]: a rule's subjects and observations from the live views.
+//! - [`query`]: the same for rules read with SQL (trailing windows, the dialer's
+//!   abandon rate, table columns), at interval close and every `query_every`.
 //! - [`deliver`]: webhook and Slack-compatible deliveries (signed, retried, never
 //!   blocking).
 //! - [`history`]: the history file and the `alerts` table.
@@ -29,6 +31,7 @@ pub mod deliver;
 pub mod evaluate;
 pub mod history;
 pub mod lifecycle;
+pub mod query;
 pub mod rule;
 pub mod service;
 pub mod view;

@@ -116,6 +116,7 @@ impl TestApi {
     pub fn start_alerting(&self) {
         tokio::spawn(Arc::clone(&self.state.alerts).run(
             Arc::clone(&self.state.settings),
+            Some(Arc::clone(&self.state.engine)),
             self.state.shutdown.clone(),
         ));
     }

@@ -308,6 +308,7 @@ impl Pipeline {
                 attempts: 3,
                 ..DeliveryConfig::default()
             },
+            query_every: Duration::from_millis(200),
             ..AlertsConfig::in_data_dir(data_dir.path())
         };
         std::fs::create_dir_all(alerts.rules_file.parent().unwrap()).unwrap();
@@ -739,5 +740,56 @@ async fn a_flapping_metric_notifies_once() {
     let hook = wait_for_requests(&receiver, "/hook", 2).await;
     let events: Vec<String> = hook.iter().map(|r| r.header("x-ccpulse-event")).collect();
     assert_eq!(events, ["firing", "resolved"]);
+    pipeline.stop().await;
+}
+
+/// A rule over a trailing window is read with SQL by the alerting loop (every
+/// `query_every`, here 200 ms), from the interval rows the aggregator wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trailing_window_rule_is_evaluated_with_sql_by_the_loop() {
+    let (receiver, address) = Receiver::start(0).await;
+    let pipeline = Pipeline::start("alerting-sql", &destinations(address)).await;
+    pipeline
+        .put_rule(json!({
+            "id": "sales-abandons", "scope": {"queues": ["sales"]},
+            "metric": "abandon_rate", "window": "trailing_30m",
+            "comparison": "above", "warning": 0.3, "min_volume": 3, "notify": ["hook"],
+        }))
+        .await;
+    let mut events = agent_logged_in(0);
+    for n in 0..3 {
+        events.extend(queued(&format!("c-{n}"), 1_000 + n * 1_000));
+    }
+    events.push(interaction("answered", "c-0", 10_000));
+    events.push(interaction("abandoned", "c-1", 20_000));
+    events.push(interaction("abandoned", "c-2", 21_000));
+    pipeline.phase(&events).await;
+    let deadline = Instant::now() + DEADLINE;
+    let alert = loop {
+        let body = pipeline
+            .api
+            .get("/api/v1/alerts", &pipeline.admin)
+            .await
+            .json();
+        if let Some(alert) = open_alert(&body) {
+            break alert;
+        }
+        assert!(Instant::now() < deadline, "no alert: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(alert["state"], "firing", "{alert}");
+    assert_eq!(alert["window"], "trailing_30m");
+    assert_eq!(alert["volume"], 3);
+    let value = alert["value"].as_f64().unwrap();
+    assert!((value - 2.0 / 3.0).abs() < 1e-9, "{alert}");
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("abandon rate (last 30 min) 66.7 %"),
+        "{alert}"
+    );
+    let hook = wait_for_requests(&receiver, "/hook", 1).await;
+    assert_eq!(hook[0].header("x-ccpulse-event"), "firing");
     pipeline.stop().await;
 }

@@ -16,7 +16,8 @@ use ccpulse_tests::query::Folded;
 use serde_json::{Value, json};
 
 /// acme: `sales` has one caller waiting since 14:02:00 and one abandoned; `support`
-/// one answered call. globex: one caller waiting in its own `support`.
+/// one answered call; campaign `spring` three attempts, two humans, one dropped.
+/// globex: one caller waiting in its own `support`.
 const EVENTS: &str = r#"
 {"schema_version":1,"event_id":"e01","tenant_id":"acme","type":"agent.logged_in","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","queues":["support"],"capacity":{"voice":1},"team_id":"care"}
 {"schema_version":1,"event_id":"e02","tenant_id":"acme","type":"agent.state_changed","occurred_at":"2026-11-16T14:00:00.000Z","agent_id":"ag-1","state":"available"}
@@ -28,6 +29,13 @@ const EVENTS: &str = r#"
 {"schema_version":1,"event_id":"e11","tenant_id":"acme","type":"interaction.created","occurred_at":"2026-11-16T14:02:30.000Z","interaction_id":"c-3","channel":"voice","direction":"inbound","customer_id":"cust-2"}
 {"schema_version":1,"event_id":"e12","tenant_id":"acme","type":"interaction.queued","occurred_at":"2026-11-16T14:02:30.000Z","interaction_id":"c-3","channel":"voice","direction":"inbound","queue_id":"sales"}
 {"schema_version":1,"event_id":"e13","tenant_id":"acme","type":"interaction.abandoned","occurred_at":"2026-11-16T14:02:40.000Z","interaction_id":"c-3","channel":"voice","direction":"inbound","queue_id":"sales"}
+{"schema_version":1,"event_id":"d01","tenant_id":"acme","type":"dialer.attempted","occurred_at":"2026-11-16T14:01:00.000Z","interaction_id":"d-1","campaign_id":"spring","channel":"voice","direction":"outbound","dial_mode":"predictive"}
+{"schema_version":1,"event_id":"d02","tenant_id":"acme","type":"dialer.result","occurred_at":"2026-11-16T14:01:05.000Z","interaction_id":"d-1","campaign_id":"spring","channel":"voice","direction":"outbound","result":"human"}
+{"schema_version":1,"event_id":"d03","tenant_id":"acme","type":"dialer.dropped","occurred_at":"2026-11-16T14:01:07.000Z","interaction_id":"d-1","campaign_id":"spring","channel":"voice","direction":"outbound"}
+{"schema_version":1,"event_id":"d04","tenant_id":"acme","type":"dialer.attempted","occurred_at":"2026-11-16T14:01:10.000Z","interaction_id":"d-2","campaign_id":"spring","channel":"voice","direction":"outbound","dial_mode":"predictive"}
+{"schema_version":1,"event_id":"d05","tenant_id":"acme","type":"dialer.result","occurred_at":"2026-11-16T14:01:15.000Z","interaction_id":"d-2","campaign_id":"spring","channel":"voice","direction":"outbound","result":"human"}
+{"schema_version":1,"event_id":"d06","tenant_id":"acme","type":"dialer.attempted","occurred_at":"2026-11-16T14:01:20.000Z","interaction_id":"d-3","campaign_id":"spring","channel":"voice","direction":"outbound","dial_mode":"predictive"}
+{"schema_version":1,"event_id":"d07","tenant_id":"acme","type":"dialer.result","occurred_at":"2026-11-16T14:01:25.000Z","interaction_id":"d-3","campaign_id":"spring","channel":"voice","direction":"outbound","result":"machine"}
 {"schema_version":1,"event_id":"g01","tenant_id":"globex","type":"interaction.created","occurred_at":"2026-11-16T14:01:00.000Z","interaction_id":"c-9","channel":"voice","direction":"inbound","customer_id":"cust-1"}
 {"schema_version":1,"event_id":"g02","tenant_id":"globex","type":"interaction.queued","occurred_at":"2026-11-16T14:01:00.000Z","interaction_id":"c-9","channel":"voice","direction":"inbound","queue_id":"support"}
 "#;
@@ -491,4 +499,90 @@ async fn open_alerts_are_acknowledged_snoozed_and_recorded() {
     f.evaluate();
     let list = f.api.get("/api/v1/alerts", &admin).await.json();
     assert_eq!(list["alerts"], json!([]), "{list}");
+}
+
+/// Rules read with SQL: a trailing window, the dialer's abandon rate and columns of
+/// an interval table and a live table, each per subject, with the values the tables
+/// hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_read_with_sql_judge_windows_campaigns_and_columns() {
+    let f = fixture();
+    let admin = f.api.token("acme", Role::Admin, None);
+    let rules = [
+        json!({"id": "abandons-60m", "metric": "abandon_rate", "window": "trailing_60m",
+            "comparison": "above", "warning": 0.5}),
+        json!({"id": "dialer", "metric": "dialer_abandon_rate", "scope": {"campaigns": ["spring"]},
+            "comparison": "above", "warning": 0.03, "min_volume": 2}),
+        json!({"id": "abandoned-today", "metric": "queue_intervals.abandoned", "window": "today",
+            "comparison": "above", "warning": 0}),
+        json!({"id": "long-state", "metric": "agent_live.time_in_state_ms",
+            "comparison": "above", "warning": 60000}),
+        json!({"id": "dialer-strict", "metric": "dialer_abandon_rate",
+            "comparison": "above", "warning": 0.03, "min_volume": 3}),
+    ];
+    for rule in &rules {
+        let answer = f.put(&admin, rule).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    }
+    // The live evaluation leaves them alone.
+    f.evaluate();
+    let list = f.api.get("/api/v1/alerts", &admin).await.json();
+    assert_eq!(list["alerts"], json!([]), "{list}");
+
+    f.api
+        .state
+        .alerts
+        .evaluate_queries(&f.config, &f.api.state.engine)
+        .await;
+    assert_eq!(
+        f.api.state.alerts.queried_as_of("acme"),
+        Some(1_794_837_760_000),
+        "14:02:40, the tenant's clock"
+    );
+    let list = f.api.get("/api/v1/alerts", &admin).await.json();
+    let mut open: Vec<(String, String, String, Value)> = list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["rule_id"].as_str().unwrap().to_owned(),
+                a["subject"]["kind"].as_str().unwrap().to_owned(),
+                a["subject"]["id"].as_str().unwrap().to_owned(),
+                a["value"].clone(),
+            )
+        })
+        .collect();
+    open.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    let agent = f.api.get("/api/v1/agents/ag-1", &admin).await.json();
+    let expected: Vec<(String, String, String, Value)> = [
+        ("abandoned-today", "queue", "sales", json!(1.0)),
+        // sales: 1 abandoned, 0 answered in the last hour.
+        ("abandons-60m", "queue", "sales", json!(1.0)),
+        // 1 dropped of 2 humans; `dialer-strict` wants 3 connects: no alert.
+        ("dialer", "campaign", "spring", json!(0.5)),
+        // ag-1 interacting since 14:01:25: 75 s at 14:02:40, as its row shows.
+        ("long-state", "agent", "ag-1", json!(75000.0)),
+    ]
+    .iter()
+    .map(|(r, k, i, v)| ((*r).to_owned(), (*k).to_owned(), (*i).to_owned(), v.clone()))
+    .collect();
+    assert_eq!(open, expected, "{list}");
+    assert_eq!(agent["time_in_state_ms"], 75000, "{agent}");
+    let dialer = list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule_id"] == "dialer")
+        .unwrap()
+        .clone();
+    assert_eq!(dialer["window"], "trailing_30d");
+    assert_eq!(dialer["volume"], 2);
+    assert!(
+        dialer["message"]
+            .as_str()
+            .unwrap()
+            .contains("dialer abandon rate (last 30 days) 50.0 %"),
+        "{dialer}"
+    );
 }

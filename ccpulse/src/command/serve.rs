@@ -153,12 +153,17 @@ impl Api {
         }
         let shutdown = CancellationToken::new();
         let settings = Arc::new(settings);
-        tokio::spawn(Arc::clone(&alerts).run(Arc::clone(&settings), shutdown.clone()));
+        let engine = Arc::new(engine);
+        tokio::spawn(Arc::clone(&alerts).run(
+            Arc::clone(&settings),
+            Some(Arc::clone(&engine)),
+            shutdown.clone(),
+        ));
         let state = ApiState {
             tokens: Arc::clone(&tokens),
             live,
             settings,
-            engine: Arc::new(engine),
+            engine,
             metrics,
             alerts,
             run,

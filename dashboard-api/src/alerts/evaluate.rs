@@ -20,12 +20,26 @@ use crate::views::{AgentView, QueueView, SummaryView};
 /// Who an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Subject {
-    /// `queue`, `team`, `agent` or `tenant`.
+    /// `queue`, `team`, `agent`, `campaign` or `tenant`.
     pub kind: &'static str,
     pub id: String,
 }
 
+/// Every subject kind.
+pub const SUBJECT_KINDS: [&str; 5] = ["queue", "team", "agent", "campaign", "tenant"];
+
 impl Subject {
+    /// The subject of `kind` (an unknown kind reads as `tenant`) and `id`.
+    pub fn new(kind: &str, id: String) -> Self {
+        Subject {
+            kind: SUBJECT_KINDS
+                .into_iter()
+                .find(|k| *k == kind)
+                .unwrap_or("tenant"),
+            id,
+        }
+    }
+
     /// The queue, when the subject is one.
     pub fn queue_id(&self) -> Option<&str> {
         (self.kind == "queue").then_some(self.id.as_str())
@@ -44,7 +58,8 @@ pub struct Reading {
     pub observation: Observation,
 }
 
-/// The readings of `rule` for one tenant at `as_of` (its data clock).
+/// The readings of `rule` for one tenant at `as_of` (its data clock); none for a rule
+/// evaluated with SQL ([`Metric::needs_query`]).
 pub fn readings(
     rule: &Rule,
     settings: &TenantSettings,
@@ -54,6 +69,9 @@ pub fn readings(
 ) -> Vec<Reading> {
     let scope = &rule.spec.scope;
     let mut readings = Vec::new();
+    if rule.metric.needs_query(rule.window) {
+        return readings;
+    }
     let open = |queue: Option<&str>| {
         !rule.spec.business_hours_only || settings.in_business_hours(queue, as_of)
     };
@@ -166,7 +184,8 @@ fn counts(metric: Metric, state: &str) -> bool {
 fn queue_observation(rule: &Rule, queue: &QueueView) -> Observation {
     let summary: &SummaryView = match rule.window {
         Window::Today => &queue.today,
-        Window::CurrentInterval | Window::Now => &queue.current_interval,
+        // Trailing windows are read with SQL (`query.rs`), never from the live view.
+        Window::CurrentInterval | Window::Now | Window::Trailing { .. } => &queue.current_interval,
     };
     let value = match rule.metric {
         Metric::ServiceLevel => summary.service_level,
@@ -187,7 +206,7 @@ fn queue_observation(rule: &Rule, queue: &QueueView) -> Observation {
                 .map(|(_, n)| *n)
                 .sum::<u64>() as f64,
         ),
-        Metric::TimeInStateS => None,
+        Metric::TimeInStateS | Metric::DialerAbandonRate | Metric::Column(_) => None,
     };
     let volume = rule.metric.has_window().then_some(summary.offered);
     let enough = match (rule.spec.min_volume, volume) {

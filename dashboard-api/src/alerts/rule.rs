@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use super::deliver::{Destination, DestinationKind};
@@ -126,6 +127,10 @@ pub struct Scope {
     /// One agent (agent metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// These dialer campaigns (`dialer_abandon_rate`, `campaign_intervals.*`); empty:
+    /// every campaign.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub campaigns: Vec<String>,
     /// `time_in_state_s`: only agents in this state (`away`, `after_contact_work`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -191,8 +196,7 @@ impl Severity {
 }
 
 /// The period a window metric covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
     /// A gauge: the state now.
     Now,
@@ -200,33 +204,196 @@ pub enum Window {
     CurrentInterval,
     /// Today in the tenant's time zone (the wallboard's "today" figures).
     Today,
+    /// `trailing_<N>m|h|d`: the current 15-minute interval and the ones before it,
+    /// `minutes / 15` intervals in all, summed from the interval tables (so
+    /// `trailing_60m` at 10:07 covers 09:15 to 10:07).
+    Trailing { minutes: u32 },
 }
 
+/// The longest trailing window: 31 days.
+const MAX_TRAILING_MINUTES: u32 = 31 * 24 * 60;
+
 impl Window {
-    pub fn as_str(self) -> &'static str {
+    /// As written in a rule (`current_interval`, `trailing_30m`, `trailing_30d`).
+    pub fn name(self) -> String {
         match self {
-            Window::Now => "now",
-            Window::CurrentInterval => "current_interval",
-            Window::Today => "today",
+            Window::Now => "now".into(),
+            Window::CurrentInterval => "current_interval".into(),
+            Window::Today => "today".into(),
+            Window::Trailing { minutes } if minutes % (24 * 60) == 0 => {
+                format!("trailing_{}d", minutes / (24 * 60))
+            }
+            Window::Trailing { minutes } if minutes % 60 == 0 => {
+                format!("trailing_{}h", minutes / 60)
+            }
+            Window::Trailing { minutes } => format!("trailing_{minutes}m"),
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "now" => Some(Window::Now),
-            "current_interval" => Some(Window::CurrentInterval),
-            "today" => Some(Window::Today),
-            _ => None,
-        }
+    fn parse(text: &str) -> Result<Self, String> {
+        let window = match text {
+            "now" => Window::Now,
+            "current_interval" => Window::CurrentInterval,
+            "today" => Window::Today,
+            other => {
+                let bad = || {
+                    format!(
+                        "unknown window `{other}` (one of: now, current_interval, today, trailing_<N>m, trailing_<N>h, trailing_<N>d)"
+                    )
+                };
+                let span = other.strip_prefix("trailing_").ok_or_else(bad)?;
+                let (number, unit) = span.split_at(span.len().saturating_sub(1));
+                let number: u32 = number.parse().map_err(|_| bad())?;
+                let minutes = match unit {
+                    "m" => number,
+                    "h" => number.saturating_mul(60),
+                    "d" => number.saturating_mul(24 * 60),
+                    _ => return Err(bad()),
+                };
+                if minutes == 0 || minutes % 15 != 0 || minutes > MAX_TRAILING_MINUTES {
+                    return Err(format!(
+                        "window `{other}`: a trailing window is a whole number of 15-minute intervals, at most 31 days"
+                    ));
+                }
+                Window::Trailing { minutes }
+            }
+        };
+        Ok(window)
     }
 
     /// How notifications name it.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Window::Now => "now",
-            Window::CurrentInterval => "current interval",
-            Window::Today => "today",
+            Window::Now => "now".into(),
+            Window::CurrentInterval => "current interval".into(),
+            Window::Today => "today".into(),
+            Window::Trailing { minutes } if minutes % (24 * 60) == 0 => {
+                format!("last {} days", minutes / (24 * 60))
+            }
+            Window::Trailing { minutes } if minutes % 60 == 0 => {
+                format!("last {} h", minutes / 60)
+            }
+            Window::Trailing { minutes } => format!("last {minutes} min"),
         }
+    }
+}
+
+/// A table whose numeric columns rules may watch (`<table>.<column>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    QueueIntervals,
+    AgentIntervals,
+    CampaignIntervals,
+    QueueLive,
+    AgentLive,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::QueueIntervals,
+        Table::AgentIntervals,
+        Table::CampaignIntervals,
+        Table::QueueLive,
+        Table::AgentLive,
+    ];
+
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::QueueIntervals => "queue_intervals",
+            Table::AgentIntervals => "agent_intervals",
+            Table::CampaignIntervals => "campaign_intervals",
+            Table::QueueLive => "queue_live",
+            Table::AgentLive => "agent_live",
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        use ccpulse_ingest::tables as t;
+        match self {
+            Table::QueueIntervals => t::queue_intervals_schema(),
+            Table::AgentIntervals => t::agent_intervals_schema(),
+            Table::CampaignIntervals => t::campaign_intervals_schema(),
+            Table::QueueLive => t::queue_live_schema(),
+            Table::AgentLive => t::agent_live_schema(),
+        }
+    }
+
+    /// The column naming a subject, and the subject's kind.
+    pub fn subject(self) -> (&'static str, &'static str) {
+        match self {
+            Table::QueueIntervals | Table::QueueLive => ("queue_id", "queue"),
+            Table::AgentIntervals | Table::AgentLive => ("agent_id", "agent"),
+            Table::CampaignIntervals => ("campaign_id", "campaign"),
+        }
+    }
+
+    /// Interval tables sum a window; live tables are read as they are.
+    pub fn is_interval(self) -> bool {
+        matches!(
+            self,
+            Table::QueueIntervals | Table::AgentIntervals | Table::CampaignIntervals
+        )
+    }
+
+    /// The column counted for `min_volume`: offered, handled, attempts.
+    pub fn volume_column(self) -> Option<&'static str> {
+        match self {
+            Table::QueueIntervals => Some("offered"),
+            Table::AgentIntervals => Some("handled"),
+            Table::CampaignIntervals => Some("attempts"),
+            Table::QueueLive | Table::AgentLive => None,
+        }
+    }
+}
+
+/// A numeric column of a [`Table`]: its index in the table's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub table: Table,
+    pub index: usize,
+}
+
+impl Column {
+    /// `table.column`, when it names a numeric (integer or float) column that is not a
+    /// key.
+    fn parse(text: &str) -> Result<Option<Self>, String> {
+        let Some((table_name, column_name)) = text.split_once('.') else {
+            return Ok(None);
+        };
+        let table = Table::ALL
+            .into_iter()
+            .find(|t| t.name() == table_name)
+            .ok_or_else(|| {
+                format!(
+                    "`{table_name}` is no table rules can watch ({})",
+                    Table::ALL.map(Table::name).join(", ")
+                )
+            })?;
+        let schema = table.schema();
+        let numeric =
+            |field: &Field| matches!(field.data_type(), DataType::Int64 | DataType::Float64);
+        let index = schema
+            .fields()
+            .iter()
+            .position(|f| f.name() == column_name && numeric(f))
+            .ok_or_else(|| {
+                let columns: Vec<&str> = schema
+                    .fields()
+                    .iter()
+                    .filter(|f| numeric(f))
+                    .map(|f| f.name().as_str())
+                    .collect();
+                format!(
+                    "`{column_name}` is no numeric column of `{table_name}` ({})",
+                    columns.join(", ")
+                )
+            })?;
+        Ok(Some(Column { table, index }))
+    }
+
+    pub fn name(self) -> String {
+        self.table.schema().field(self.index).name().clone()
     }
 }
 
@@ -257,6 +424,12 @@ pub enum Metric {
     AgentsLoggedIn,
     /// Agent (each agent of the scope), now: seconds in the current state.
     TimeInStateS,
+    /// Campaign, window (default the last 30 days): dropped / connects (`result_human`),
+    /// the regulatory figure of metrics.md; a fraction 0..1.
+    DialerAbandonRate,
+    /// Any numeric column of an interval table (summed over the window) or a live
+    /// table (as it is), per queue, agent or campaign.
+    Column(Column),
 }
 
 /// The agent states of the live tables, in their order.
@@ -291,7 +464,21 @@ impl Metric {
         "time_in_state_s",
     ];
 
-    pub fn parse(name: &str) -> Option<Self> {
+    /// The metric `name` names; the error says why not.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        if let Some(column) = Column::parse(name)? {
+            return Ok(Metric::Column(column));
+        }
+        Self::parse_named(name).ok_or_else(|| {
+            format!(
+                "unknown metric `{name}` (one of: {}, dialer_abandon_rate, or <table>.<column> of a numeric column of {})",
+                Metric::NAMES.join(", "),
+                Table::ALL.map(Table::name).join(", ")
+            )
+        })
+    }
+
+    fn parse_named(name: &str) -> Option<Self> {
         Some(match name {
             "service_level" => Metric::ServiceLevel,
             "asa_s" => Metric::AsaS,
@@ -305,6 +492,7 @@ impl Metric {
             "in_progress" => Metric::InProgress,
             "agents_logged_in" => Metric::AgentsLoggedIn,
             "time_in_state_s" => Metric::TimeInStateS,
+            "dialer_abandon_rate" => Metric::DialerAbandonRate,
             other => {
                 let state = other.strip_prefix("agents_")?;
                 Metric::Agents(AGENT_STATES[..5].iter().find(|s| **s == state)?)
@@ -327,6 +515,8 @@ impl Metric {
             Metric::Agents(state) => format!("agents_{state}"),
             Metric::AgentsLoggedIn => "agents_logged_in".into(),
             Metric::TimeInStateS => "time_in_state_s".into(),
+            Metric::DialerAbandonRate => "dialer_abandon_rate".into(),
+            Metric::Column(column) => format!("{}.{}", column.table.name(), column.name()),
         }
     }
 
@@ -346,26 +536,41 @@ impl Metric {
             Metric::Agents(state) => format!("agents {}", state.replace('_', " ")),
             Metric::AgentsLoggedIn => "agents logged in".into(),
             Metric::TimeInStateS => "time in state".into(),
+            Metric::DialerAbandonRate => "dialer abandon rate".into(),
+            Metric::Column(column) => format!("{}.{}", column.table.name(), column.name()),
         }
     }
 
-    /// Whether it sums a period (and so takes `current_interval` or `today`).
+    /// Whether it sums a period (and so takes `current_interval`, `today` or a
+    /// trailing window).
     pub fn has_window(self) -> bool {
-        matches!(
-            self,
+        match self {
             Metric::ServiceLevel
-                | Metric::AsaS
-                | Metric::AbandonRate
-                | Metric::Offered
-                | Metric::Answered
-                | Metric::Abandoned
-                | Metric::FlowedOut
-        )
+            | Metric::AsaS
+            | Metric::AbandonRate
+            | Metric::Offered
+            | Metric::Answered
+            | Metric::Abandoned
+            | Metric::FlowedOut
+            | Metric::DialerAbandonRate => true,
+            Metric::Column(column) => column.table.is_interval(),
+            _ => false,
+        }
     }
 
     /// A fraction 0..1 (thresholds too).
     pub fn is_fraction(self) -> bool {
-        matches!(self, Metric::ServiceLevel | Metric::AbandonRate)
+        matches!(
+            self,
+            Metric::ServiceLevel | Metric::AbandonRate | Metric::DialerAbandonRate
+        )
+    }
+
+    /// Whether it is evaluated with SQL over the tables (at interval close and every
+    /// `query_every`) rather than from the live view on every publication.
+    pub fn needs_query(self, window: Window) -> bool {
+        matches!(self, Metric::DialerAbandonRate | Metric::Column(_))
+            || matches!(window, Window::Trailing { .. })
     }
 
     /// Seconds.
@@ -412,6 +617,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The window as the rule wrote it (`trailing_60m`), or its default's name.
+    pub fn window_name(&self) -> String {
+        self.spec
+            .window
+            .clone()
+            .unwrap_or_else(|| self.window.name())
+    }
+
     /// The name notifications use.
     pub fn name(&self) -> &str {
         self.spec.name.as_deref().unwrap_or(&self.spec.id)
@@ -455,36 +668,29 @@ impl Rule {
             return Err(format!("rule `{}`: `tenant` is missing", spec.id));
         }
         let at = |what: String| format!("rule `{}`: {what}", spec.id);
-        let metric = Metric::parse(&spec.metric).ok_or_else(|| {
-            at(format!(
-                "unknown metric `{}` (one of: {})",
-                spec.metric,
-                Metric::NAMES.join(", ")
-            ))
-        })?;
+        let metric = Metric::parse(&spec.metric).map_err(at)?;
         let window = match spec.window.as_deref() {
+            None if metric == Metric::DialerAbandonRate => Window::Trailing {
+                minutes: 30 * 24 * 60,
+            },
             None if metric.has_window() => Window::CurrentInterval,
             None => Window::Now,
             Some(text) => {
-                let window = Window::parse(text).ok_or_else(|| {
-                    at(format!(
-                        "unknown window `{text}` (one of: now, current_interval, today)"
-                    ))
-                })?;
+                let window = Window::parse(text).map_err(at)?;
                 match (metric.has_window(), window) {
                     (true, Window::Now) => {
                         return Err(at(format!(
-                            "metric `{}` sums a period: window `current_interval` or `today`",
+                            "metric `{}` sums a period: window `current_interval`, `today` or `trailing_<N>m`",
                             spec.metric
                         )));
                     }
-                    (false, Window::CurrentInterval | Window::Today) => {
+                    (false, Window::Now) | (true, _) => window,
+                    (false, _) => {
                         return Err(at(format!(
                             "metric `{}` is a gauge: window `now` only",
                             spec.metric
                         )));
                     }
-                    _ => window,
                 }
             }
         };
@@ -547,6 +753,20 @@ impl Rule {
 
 fn check_scope(spec: &RuleSpec, metric: Metric) -> Result<(), String> {
     let scope = &spec.scope;
+    let table = match metric {
+        Metric::DialerAbandonRate => Some(Table::CampaignIntervals),
+        Metric::Column(column) => Some(column.table),
+        _ => None,
+    };
+    if let Some(table) = table {
+        return check_table_scope(spec, table);
+    }
+    if !scope.campaigns.is_empty() {
+        return Err(format!(
+            "`scope.campaigns` goes with dialer metrics, not `{}`",
+            spec.metric
+        ));
+    }
     for queue in &scope.queues {
         if queue.is_empty() {
             return Err("`scope.queues` has an empty queue id".into());
@@ -591,6 +811,47 @@ fn check_scope(spec: &RuleSpec, metric: Metric) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The scope of a metric read from `table`: its subjects' ids only (and a channel for
+/// `queue_intervals`, a team for `agent_live`).
+fn check_table_scope(spec: &RuleSpec, table: Table) -> Result<(), String> {
+    let scope = &spec.scope;
+    let (_, kind) = table.subject();
+    let mut given: Vec<&str> = Vec::new();
+    if !scope.queues.is_empty() && kind != "queue" {
+        given.push("queues");
+    }
+    if scope.channel.is_some() && table != Table::QueueIntervals {
+        given.push("channel");
+    }
+    if scope.team.is_some() && table != Table::AgentLive {
+        given.push("team");
+    }
+    if scope.agent.is_some() && kind != "agent" {
+        given.push("agent");
+    }
+    if !scope.campaigns.is_empty() && kind != "campaign" {
+        given.push("campaigns");
+    }
+    if scope.state.is_some() {
+        given.push("state");
+    }
+    match given.first() {
+        None => {
+            if let Some(channel) = &scope.channel
+                && ccpulse_schemas::v1::Channel::parse(channel).is_none()
+            {
+                return Err(format!("`scope.channel` `{channel}` is not a channel"));
+            }
+            Ok(())
+        }
+        Some(field) => Err(format!(
+            "`scope.{field}` does not apply to `{}` (read per {kind} from `{}`)",
+            spec.metric,
+            table.name()
+        )),
+    }
 }
 
 fn check_thresholds(spec: &RuleSpec, metric: Metric) -> Result<(), String> {
@@ -896,7 +1157,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(team.metric, Metric::Agents("available"));
-        assert_eq!(Metric::parse("agents_offline"), None);
+        assert!(Metric::parse("agents_offline").is_err());
     }
 
     #[test]
@@ -916,7 +1177,7 @@ mod tests {
         let text = include_str!("../../../config/alert-rules.example.toml");
         let file: RulesFile = toml::from_str(text).expect("parses");
         let set = RuleSet::check(&file).expect("checks");
-        assert_eq!(set.rules.len(), 5);
+        assert_eq!(set.rules.len(), 8);
         assert_eq!(set.destinations.len(), 2);
         assert!(set.destination("acme", "floor-slack").is_some());
     }

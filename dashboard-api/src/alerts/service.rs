@@ -12,14 +12,17 @@ use std::time::{Duration, SystemTime};
 
 use ccpulse_ingest::aggregate::LiveView;
 use ccpulse_ingest::fold::FoldConfig;
+use ccpulse_query::{ExportFormat, ExportOptions, QueryEngine, QueryOutput, TenantScope};
+use ccpulse_schemas::metrics::interval_start;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use super::deliver::{Deliverer, DeliveryConfig, DeliveryFailure, Destination, Notification};
-use super::evaluate::{self, Subject};
+use super::evaluate::{self, Reading, Subject};
 use super::history::{self, AlertRecord, HistoryWriter};
 use super::lifecycle::{Change, Observation, State, Track};
+use super::query;
 use super::rule::{Metric, Rule, RuleErrors, RuleSet, RuleSpec, RulesFile};
 use super::view::AlertView;
 use crate::auth::Principal;
@@ -37,6 +40,8 @@ pub struct AlertsConfig {
     /// The history (the `alerts` table).
     pub history_file: PathBuf,
     pub delivery: DeliveryConfig,
+    /// How often rules read with SQL are evaluated besides each interval close: 30 s.
+    pub query_every: Duration,
 }
 
 impl AlertsConfig {
@@ -48,6 +53,7 @@ impl AlertsConfig {
             state_file: dir.join("state.json"),
             history_file: history::path_in(data_dir),
             delivery: DeliveryConfig::default(),
+            query_every: Duration::from_secs(30),
         }
     }
 }
@@ -78,15 +84,7 @@ struct TrackKey {
 
 impl TrackKey {
     fn subject(&self) -> Subject {
-        Subject {
-            kind: match self.subject_kind.as_str() {
-                "queue" => "queue",
-                "team" => "team",
-                "agent" => "agent",
-                _ => "tenant",
-            },
-            id: self.subject_id.clone(),
-        }
+        Subject::new(&self.subject_kind, self.subject_id.clone())
     }
 
     /// A new episode's id: `al_` and 16 hex digits of a hash of the key, the data
@@ -130,6 +128,8 @@ struct Book {
     specs: BTreeMap<(String, String), RuleSpec>,
     /// Each tenant's data clock at its last evaluation.
     evaluated: BTreeMap<String, i64>,
+    /// Each tenant's data clock at its last evaluation of the rules read with SQL.
+    queried: BTreeMap<String, i64>,
 }
 
 /// What the state file holds.
@@ -139,10 +139,31 @@ struct SavedState {
     tracks: Vec<(TrackKey, Track)>,
 }
 
+/// What one evaluation produced, committed at its end.
+#[derive(Debug)]
+struct Pass {
+    recorded_at: i64,
+    records: Vec<AlertRecord>,
+    outbox: Vec<(Destination, Notification)>,
+    changed: bool,
+}
+
+impl Pass {
+    fn new() -> Self {
+        Pass {
+            recorded_at: wall_ms(),
+            records: Vec::new(),
+            outbox: Vec::new(),
+            changed: false,
+        }
+    }
+}
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 struct Counters {
     evaluations: AtomicU64,
+    query_failures: AtomicU64,
     /// By event name.
     events: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -249,21 +270,94 @@ impl Alerting {
 
     /// Evaluates on every publication of the live view (and once a second, to pick
     /// up an edited rules file) until `shutdown`.
+    ///
+    /// Rules read with SQL ([`Metric::needs_query`]) run through `engine` every
+    /// [`AlertsConfig::query_every`] and as soon as a tenant's clock enters a new
+    /// 15-minute interval (the interval close); without an engine they are not
+    /// evaluated.
     pub async fn run(
         self: Arc<Self>,
         settings: Arc<crate::settings::SettingsStore>,
+        engine: Option<Arc<QueryEngine>>,
         shutdown: CancellationToken,
     ) {
         let mut changes = self.live.subscribe();
         let mut timer = tokio::time::interval(Duration::from_secs(1));
         timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut queried_at: Option<tokio::time::Instant> = None;
+        let mut intervals: BTreeMap<String, i64> = BTreeMap::new();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = changes.changed() => if changed.is_err() { return },
                 _ = timer.tick() => {}
             }
-            self.evaluate(&settings.current());
+            let config = settings.current();
+            self.evaluate(&config);
+            let Some(engine) = &engine else { continue };
+            let now_intervals: BTreeMap<String, i64> = tenant_clocks(&self.live)
+                .into_iter()
+                .map(|(tenant, clock)| (tenant, interval_start(clock)))
+                .collect();
+            let due = queried_at.is_none_or(|at| at.elapsed() >= self.config.query_every)
+                || now_intervals != intervals;
+            if due {
+                queried_at = Some(tokio::time::Instant::now());
+                intervals = now_intervals;
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.evaluate_queries(&config, engine) => {}
+                }
+            }
+        }
+    }
+
+    /// One evaluation of every enabled rule read with SQL, at each tenant's clock. A
+    /// query that fails is logged and counted (`ccpulse_alert_query_failures_total`);
+    /// its rule keeps its state.
+    pub async fn evaluate_queries(&self, config: &FoldConfig, engine: &QueryEngine) {
+        let set = self.rule_set();
+        let clocks = tenant_clocks(&self.live);
+        let tenants: BTreeSet<&str> = set
+            .rules
+            .iter()
+            .filter(|r| r.spec.enabled && r.metric.needs_query(r.window))
+            .map(|r| r.spec.tenant.as_str())
+            .collect();
+        for tenant in tenants {
+            let Some(&as_of) = clocks.get(tenant) else {
+                continue;
+            };
+            let settings = config.tenant(tenant);
+            let scope = TenantScope::new(tenant.to_owned(), settings.timezone);
+            let mut results = Vec::new();
+            for rule in set.rules.iter().filter(|r| {
+                r.spec.tenant == tenant && r.spec.enabled && r.metric.needs_query(r.window)
+            }) {
+                let sql = query::statement(rule, settings, as_of);
+                match engine
+                    .sql(&scope, &sql)
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|output| rows(&output))
+                {
+                    Ok(rows) => results.push((rule, query::readings(rule, settings, &rows))),
+                    Err(error) => {
+                        self.counters.query_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "alerts: rule `{}` of tenant `{tenant}`: the query failed: {error}",
+                            rule.spec.id
+                        );
+                    }
+                }
+            }
+            let mut pass = Pass::new();
+            let mut book = lock(&self.book);
+            for (rule, readings) in results {
+                self.apply(&mut book, &set, rule, as_of, readings, &mut pass);
+            }
+            book.queried.insert(tenant.to_owned(), as_of);
+            self.commit(book, pass);
         }
     }
 
@@ -317,11 +411,9 @@ impl Alerting {
     pub fn evaluate(&self, config: &FoldConfig) {
         self.counters.evaluations.fetch_add(1, Ordering::Relaxed);
         let set = self.rule_set();
-        let recorded_at = wall_ms();
-        let mut records = Vec::new();
-        let mut outbox = Vec::new();
+        let mut pass = Pass::new();
         let mut book = lock(&self.book);
-        let mut changed = self.end_changed_rules(&mut book, &set, recorded_at, &mut records);
+        pass.changed = self.end_changed_rules(&mut book, &set, pass.recorded_at, &mut pass.records);
         let clocks = tenant_clocks(&self.live);
         let tenants: BTreeSet<&str> = set.rules.iter().map(|r| r.spec.tenant.as_str()).collect();
         for tenant in tenants {
@@ -342,79 +434,97 @@ impl Alerting {
                 .iter()
                 .map(AgentView::new)
                 .collect();
-            for rule in set
-                .rules
-                .iter()
-                .filter(|r| r.spec.tenant == tenant && r.spec.enabled)
-            {
-                let mut readings: BTreeMap<Subject, Observation> =
-                    evaluate::readings(rule, settings, &queues, &agents, as_of)
-                        .into_iter()
-                        .map(|r| (r.subject, r.observation))
-                        .collect();
-                // Open tracks whose subject is gone this time.
-                for (key, track) in &book.tracks {
-                    if key.tenant_id == tenant
-                        && key.rule_id == rule.spec.id
-                        && track.state != State::Ok
-                    {
-                        let missing = if rule.metric == Metric::TimeInStateS {
-                            Observation::Value {
-                                value: 0.0,
-                                volume: None,
-                            }
-                        } else {
-                            Observation::NoData {
-                                value: None,
-                                volume: None,
-                            }
-                        };
-                        readings.entry(key.subject()).or_insert(missing);
-                    }
-                }
-                for (subject, observation) in readings {
-                    let key = TrackKey {
-                        tenant_id: tenant.to_owned(),
-                        rule_id: rule.spec.id.clone(),
-                        subject_kind: subject.kind.to_owned(),
-                        subject_id: subject.id.clone(),
-                    };
-                    let track = book.tracks.entry(key.clone()).or_default();
-                    let before = track.clone();
-                    let steps = track.step(rule, observation, as_of);
-                    if track.state != State::Ok && track.alert_id.is_none() {
-                        track.alert_id = Some(key.new_alert_id(as_of));
-                    }
-                    if steps.is_empty() {
-                        if track.state == State::Ok && track.snoozed_until.is_none() {
-                            book.tracks.remove(&key);
-                        }
-                        continue;
-                    }
-                    changed = true;
-                    let after = track.clone();
-                    for change in steps {
-                        let (record, sends) = self.transition(
-                            rule,
-                            &key,
-                            &before,
-                            &after,
-                            change,
-                            as_of,
-                            recorded_at,
-                            &set,
-                        );
-                        records.push(record);
-                        outbox.extend(sends);
-                    }
-                    if after.state == State::Ok && after.snoozed_until.is_none() {
-                        book.tracks.remove(&key);
-                    }
-                }
+            for rule in set.rules.iter().filter(|r| {
+                r.spec.tenant == tenant && r.spec.enabled && !r.metric.needs_query(r.window)
+            }) {
+                let readings = evaluate::readings(rule, settings, &queues, &agents, as_of);
+                self.apply(&mut book, &set, rule, as_of, readings, &mut pass);
             }
         }
-        // The history first, then the open tracks, then the notifications: a record
-        // exists before anyone hears of it.
+        self.commit(book, pass);
+    }
+
+    /// Applies one rule's readings at `as_of` (its tenant's clock) to its tracks: the
+    /// subjects read, and the open tracks whose subject was not.
+    fn apply(
+        &self,
+        book: &mut Book,
+        set: &RuleSet,
+        rule: &Rule,
+        as_of: i64,
+        readings: Vec<Reading>,
+        pass: &mut Pass,
+    ) {
+        let tenant = rule.spec.tenant.as_str();
+        let mut readings: BTreeMap<Subject, Observation> = readings
+            .into_iter()
+            .map(|r| (r.subject, r.observation))
+            .collect();
+        // Open tracks whose subject is gone this time: an agent no longer in the
+        // state reads 0; anything else has no data.
+        for (key, track) in &book.tracks {
+            if key.tenant_id == tenant && key.rule_id == rule.spec.id && track.state != State::Ok {
+                let missing = if rule.metric == Metric::TimeInStateS {
+                    Observation::Value {
+                        value: 0.0,
+                        volume: None,
+                    }
+                } else {
+                    Observation::NoData {
+                        value: None,
+                        volume: None,
+                    }
+                };
+                readings.entry(key.subject()).or_insert(missing);
+            }
+        }
+        for (subject, observation) in readings {
+            let key = TrackKey {
+                tenant_id: tenant.to_owned(),
+                rule_id: rule.spec.id.clone(),
+                subject_kind: subject.kind.to_owned(),
+                subject_id: subject.id.clone(),
+            };
+            let track = book.tracks.entry(key.clone()).or_default();
+            let before = track.clone();
+            let steps = track.step(rule, observation, as_of);
+            if track.state != State::Ok && track.alert_id.is_none() {
+                track.alert_id = Some(key.new_alert_id(as_of));
+            }
+            let after = track.clone();
+            if after.state == State::Ok && after.snoozed_until.is_none() {
+                book.tracks.remove(&key);
+            }
+            if steps.is_empty() {
+                continue;
+            }
+            pass.changed = true;
+            for change in steps {
+                let (record, sends) = self.transition(
+                    rule,
+                    &key,
+                    &before,
+                    &after,
+                    change,
+                    as_of,
+                    pass.recorded_at,
+                    set,
+                );
+                pass.records.push(record);
+                pass.outbox.extend(sends);
+            }
+        }
+    }
+
+    /// Ends an evaluation: the history first, then the open tracks, then the
+    /// notifications, so a record exists before anyone hears of it.
+    fn commit(&self, book: MutexGuard<'_, Book>, pass: Pass) {
+        let Pass {
+            records,
+            outbox,
+            changed,
+            ..
+        } = pass;
         self.record(&records);
         if changed {
             self.save(&book);
@@ -631,6 +741,11 @@ impl Alerting {
     /// The data time `tenant`'s rules were last evaluated at (UTC ms).
     pub fn evaluated_as_of(&self, tenant: &str) -> Option<i64> {
         lock(&self.book).evaluated.get(tenant).copied()
+    }
+
+    /// The data time `tenant`'s rules read with SQL were last evaluated at (UTC ms).
+    pub fn queried_as_of(&self, tenant: &str) -> Option<i64> {
+        lock(&self.book).queried.get(tenant).copied()
     }
 
     /// The caller's tenant's open (pending or firing) alerts it may see, by id.
@@ -887,6 +1002,17 @@ impl Alerting {
         );
         family(
             out,
+            "ccpulse_alert_query_failures_total",
+            "counter",
+            "Queries of rules read with SQL that failed (the rule keeps its state).",
+        );
+        let _ = writeln!(
+            out,
+            "ccpulse_alert_query_failures_total {}",
+            self.counters.query_failures.load(Ordering::Relaxed)
+        );
+        family(
+            out,
             "ccpulse_alert_events_total",
             "counter",
             "Alert history records by event (firing, resolved, delivery_failed, ...).",
@@ -988,6 +1114,20 @@ fn read_rules(path: &Path) -> Result<(RulesFile, Option<SystemTime>), AlertError
     Ok((file, modified))
 }
 
+/// The rows of a query's answer as JSON objects.
+fn rows(output: &QueryOutput) -> Result<Vec<query::Row>, String> {
+    let mut bytes = Vec::new();
+    ccpulse_query::export::write_batches(
+        &mut bytes,
+        ExportFormat::Json,
+        &output.schema,
+        &output.batches,
+        ExportOptions::default(),
+    )
+    .map_err(|e| format!("reading the rows: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("reading the rows: {e}"))
+}
+
 /// Each tenant's data clock: its latest event time over the partitions this process
 /// owns.
 fn tenant_clocks(live: &LiveView) -> BTreeMap<String, i64> {
@@ -1045,7 +1185,7 @@ fn base_record(
         queue_id: subject.queue_id().map(str::to_owned),
         subject_id: subject.id,
         metric: rule.metric.name(),
-        window: rule.window.as_str().into(),
+        window: rule.window_name(),
         comparison: rule.spec.comparison.as_str().into(),
         value: track.value,
         threshold: Some(rule.threshold(track.severity.unwrap_or(super::rule::Severity::Warning))),

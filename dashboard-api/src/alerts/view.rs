@@ -22,7 +22,7 @@ pub struct AlertView {
     pub state: &'static str,
     pub severity: &'static str,
     pub metric: String,
-    pub window: &'static str,
+    pub window: String,
     pub comparison: &'static str,
     /// The latest value (the metric's unit: fractions 0..1, seconds, counts).
     pub value: Option<f64>,
@@ -42,7 +42,7 @@ pub struct AlertView {
 /// Who an alert is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SubjectView {
-    /// `queue`, `team`, `agent` or `tenant`.
+    /// `queue`, `team`, `agent`, `campaign` or `tenant`.
     pub kind: &'static str,
     pub id: String,
 }
@@ -72,7 +72,7 @@ impl AlertView {
             state: track.state.as_str(),
             severity: severity.as_str(),
             metric: metric.name(),
-            window: rule.window.as_str(),
+            window: rule.window_name(),
             comparison: rule.spec.comparison.as_str(),
             value: track.value,
             threshold: rule.threshold(severity),
@@ -95,15 +95,7 @@ impl AlertView {
     /// The alert as a notification of `change` describes it (`episode`: the track of
     /// the episode, before it ended for a resolution).
     pub fn new(rule: &Rule, record: &AlertRecord, episode: &Track, change: Change) -> Self {
-        let subject = Subject {
-            kind: match record.subject_kind.as_str() {
-                "queue" => "queue",
-                "team" => "team",
-                "agent" => "agent",
-                _ => "tenant",
-            },
-            id: record.subject_id.clone(),
-        };
+        let subject = Subject::new(&record.subject_kind, record.subject_id.clone());
         let mut view = Self::of_track(rule, &subject, &record.alert_id, episode);
         if matches!(change, Change::Resolved(_)) {
             view.state = "resolved";

@@ -143,8 +143,9 @@ impl Fold {
     }
 }
 
-/// Local midnight (tenant zone) of the day holding `at_ms`, as UTC ms.
-fn local_day_start(settings: &TenantSettings, at_ms: i64) -> i64 {
+/// Local midnight (tenant zone) of the day holding `at_ms`, as UTC ms: the start of
+/// `today` (also for alert rules read with SQL).
+pub fn local_day_start(settings: &TenantSettings, at_ms: i64) -> i64 {
     let Some(local) = settings.timezone.timestamp_millis_opt(at_ms).single() else {
         return interval_start(at_ms);
     };
