@@ -319,6 +319,23 @@ async fn the_wallboard_shows_what_the_api_reports_and_follows_new_events() {
     );
     assert!(created.status.success(), "{}", text(&created.stderr));
     let viewer = text(&created.stdout).trim().to_owned();
+    // An alert rule that fires on sales' abandoned call.
+    std::fs::create_dir_all(dir.path().join("alerts")).unwrap();
+    std::fs::write(
+        dir.path().join("alerts/rules.toml"),
+        r#"
+[[rule]]
+id = "sales-abandons"
+tenant = "acme"
+name = "Sales abandons"
+scope = { queues = ["sales"] }
+metric = "abandoned"
+window = "today"
+comparison = "above"
+warning = 0.0
+"#,
+    )
+    .unwrap();
     let mut serve = Serve::start(
         dir.path(),
         &topics,
@@ -420,6 +437,44 @@ async fn the_wallboard_shows_what_the_api_reports_and_follows_new_events() {
             .unwrap(),
         "no data"
     );
+    // The alert on sales is listed above the tiles and marks the sales tile.
+    let (_, alerts) = serve.get("/api/v1/alerts", Some(&viewer));
+    let message = alerts["alerts"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.contains("abandoned (today) 1 is above 0 on queue sales"),
+        "{alerts}"
+    );
+    page.wait_for(
+        "document.querySelector('#alert-list li.alert[data-state=\"firing\"]') !== null",
+        DEADLINE,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no alert on the page: {e}"));
+    let shown = page
+        .evaluate(
+            "document.querySelector('#alert-list li.alert [data-field=\"message\"]').textContent",
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, message.as_str());
+    let marked = page
+        .evaluate(
+            "document.querySelector('[data-queue=\"sales\"]').classList.contains('alert-warning')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked, true, "the sales tile is marked");
+    let buttons = page
+        .evaluate(
+            "[...document.querySelectorAll('#alert-list button[data-action=\"acknowledge\"]')].filter(b => !b.hidden).length",
+        )
+        .await
+        .unwrap();
+    assert_eq!(buttons, 0, "a viewer gets no Acknowledge button");
+
     // The agent grid: states as the API has them.
     assert_eq!(
         page.evaluate(&agent_field("ag-2", "state")).await.unwrap(),
