@@ -592,6 +592,17 @@ fn demo_serves_the_api_and_the_wallboard_at_the_printed_url() {
     let (status, me) = http_get(address, "/api/v1/me", Some(&token)).unwrap();
     assert_eq!(status, 200, "{me}");
     assert!(me.contains("\"role\":\"admin\""), "{me}");
+    // The demo's alert rules are in force.
+    let (status, rules) = http_get(address, "/api/v1/alert-rules", Some(&token)).unwrap();
+    assert_eq!(status, 200, "{rules}");
+    let rules: Value = serde_json::from_str(&rules).unwrap();
+    let ids: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["service-level", "oldest-wait"], "{rules}");
     // Simulated traffic reaches the API's queues.
     loop {
         let (status, body) = http_get(address, "/api/v1/queues", Some(&token)).unwrap();

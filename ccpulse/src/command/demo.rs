@@ -26,6 +26,8 @@ use super::serve::Api;
 use crate::cli::{DEFAULT_TOPIC, DemoArgs};
 use crate::duration::parse_duration;
 use crate::pace::Pacer;
+use ccpulse_dashboard_api::alerts::AlertsConfig;
+use ccpulse_dashboard_api::alerts::rule::{RuleSet, RuleSpec, RulesFile};
 use ccpulse_dashboard_api::auth::{NewToken, Role};
 use ccpulse_query::QueryConfig;
 
@@ -93,6 +95,14 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     ));
     let live = aggregator.live();
     let stats = RunStats::new();
+    let rules = AlertsConfig::in_data_dir(&data_path).rules_file;
+    if !rules.exists() {
+        write_demo_rules(&rules, &tenant_ids)?;
+        println!(
+            "alert rules: {} (service level and oldest voice wait per tenant; edit it, or use /api/v1/alert-rules)",
+            rules.display()
+        );
+    }
     let api = Api::start(
         &data_path,
         &aggregator,
@@ -200,6 +210,38 @@ fn tempfile_dir() -> Result<tempfile::TempDir> {
         .prefix("ccpulse-demo-")
         .tempdir()
         .context("creating a temporary data directory")
+}
+
+/// Two rules per simulated tenant, so the demo's wallboard shows alerts: each
+/// queue's service level this interval (below 80 %, critical below 60 %, held 2
+/// minutes, after 10 contacts, clear at 85 %) and the oldest wait of voice queues
+/// (over 90 s).
+fn write_demo_rules(path: &std::path::Path, tenants: &[String]) -> Result<()> {
+    let mut file = RulesFile::default();
+    for tenant in tenants {
+        let rule = |text: String| -> Result<RuleSpec> {
+            toml::from_str(&format!("tenant = \"{tenant}\"\n{text}")).context("a demo alert rule")
+        };
+        file.rules.push(rule(
+            "id = \"service-level\"\nname = \"Service level\"\nmetric = \"service_level\"\n\
+             comparison = \"below\"\nwarning = 0.8\ncritical = 0.6\nclear = 0.85\n\
+             for = \"2m\"\nclear_for = \"2m\"\nmin_volume = 10\n"
+                .to_owned(),
+        )?);
+        file.rules.push(rule(
+            "id = \"oldest-wait\"\nname = \"Oldest voice wait\"\nmetric = \"oldest_wait_s\"\n\
+             scope = { channel = \"voice\" }\n\
+             comparison = \"above\"\nwarning = 90.0\nclear = 30.0\nfor = \"30s\"\n"
+                .to_owned(),
+        )?);
+    }
+    RuleSet::check(&file).map_err(|e| anyhow::anyhow!("the demo alert rules: {e}"))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let text = toml::to_string(&file).context("writing the demo alert rules")?;
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// One line: traffic, then per tenant what a supervisor's wallboard shows.
