@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use ccpulse_query::{ExportFormat, ExportOptions, QueryOutput, TenantScope};
+use ccpulse_query::{QueryOutput, TenantScope};
 use serde_json::value::RawValue;
 
 use crate::auth::Principal;
@@ -93,15 +93,7 @@ fn tenant_scope(state: &ApiState, caller: &Principal) -> TenantScope {
 
 /// The rows of `output` as a JSON array of objects (timestamps RFC 3339 UTC).
 fn rows_json(output: &QueryOutput) -> Result<Box<RawValue>, ApiError> {
-    let mut bytes = Vec::new();
-    ccpulse_query::export::write_batches(
-        &mut bytes,
-        ExportFormat::Json,
-        &output.schema,
-        &output.batches,
-        ExportOptions::default(),
-    )
-    .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))?;
+    let bytes = crate::views::rows_json(output).map_err(ApiError::internal)?;
     RawValue::from_string(String::from_utf8_lossy(&bytes).into_owned())
         .map_err(|e| ApiError::internal(format!("encoding the rows: {e}")))
 }

@@ -99,6 +99,21 @@ impl AgentFilter {
     }
 }
 
+/// The rows of a query's answer as a JSON array of objects (timestamps RFC 3339 UTC),
+/// for `POST /sql` and the alert rules read with SQL.
+pub fn rows_json(output: &ccpulse_query::QueryOutput) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    ccpulse_query::export::write_batches(
+        &mut bytes,
+        ccpulse_query::ExportFormat::Json,
+        &output.schema,
+        &output.batches,
+        ccpulse_query::ExportOptions::default(),
+    )
+    .map_err(|e| format!("encoding the rows: {e}"))?;
+    Ok(bytes)
+}
+
 /// RFC 3339 UTC with milliseconds (`2026-11-20T10:15:02.120Z`).
 pub fn time_text(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)

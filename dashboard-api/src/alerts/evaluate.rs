@@ -209,9 +209,16 @@ fn queue_observation(rule: &Rule, queue: &QueueView) -> Observation {
         Metric::TimeInStateS | Metric::DialerAbandonRate | Metric::Column(_) => None,
     };
     let volume = rule.metric.has_window().then_some(summary.offered);
+    judge(rule, value, volume)
+}
+
+/// The observation of `value` with `volume` contacts in the window: no data when the
+/// value is undefined or the volume is under the rule's `min_volume`.
+pub fn judge(rule: &Rule, value: Option<f64>, volume: Option<u64>) -> Observation {
     let enough = match (rule.spec.min_volume, volume) {
         (Some(min), Some(volume)) => volume >= min,
-        _ => true,
+        (Some(_), None) => false,
+        (None, _) => true,
     };
     match value {
         Some(value) if enough => Observation::Value { value, volume },

@@ -19,8 +19,7 @@ use ccpulse_schemas::metrics::{INTERVAL_MS, SlCounts, interval_start};
 use ccpulse_schemas::settings::TenantSettings;
 use serde_json::{Map, Value};
 
-use super::evaluate::{Reading, Subject};
-use super::lifecycle::Observation;
+use super::evaluate::{Reading, Subject, judge};
 use super::rule::{Metric, Rule, Table, Window};
 use crate::views::time_text;
 
@@ -142,18 +141,9 @@ pub fn readings(rule: &Rule, settings: &TenantSettings, rows: &[Row]) -> Vec<Rea
                 Metric::Column(_) => row.get("value").and_then(Value::as_f64),
                 metric => queue_value(metric, settings, &id, row),
             };
-            let enough = match (rule.spec.min_volume, volume) {
-                (Some(min), Some(volume)) => volume >= min,
-                (Some(_), None) => false,
-                (None, _) => true,
-            };
-            let observation = match value {
-                Some(value) if enough => Observation::Value { value, volume },
-                value => Observation::NoData { value, volume },
-            };
             Some(Reading {
                 subject: Subject { kind, id },
-                observation,
+                observation: judge(rule, value, volume),
             })
         })
         .collect()
@@ -192,6 +182,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::alerts::lifecycle::Observation;
     use crate::alerts::rule::RuleSpec;
 
     fn rule(text: &str) -> Rule {

@@ -433,14 +433,7 @@ pub enum Metric {
 }
 
 /// The agent states of the live tables, in their order.
-pub const AGENT_STATES: [&str; 6] = [
-    "available",
-    "alerting",
-    "interacting",
-    "after_contact_work",
-    "away",
-    "offline",
-];
+pub const AGENT_STATES: [&str; 6] = ccpulse_ingest::fold::EffectiveState::NAMES;
 
 impl Metric {
     /// Every metric name a rule may use.

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use ccpulse_ingest::aggregate::LiveView;
 use ccpulse_ingest::fold::FoldConfig;
-use ccpulse_query::{ExportFormat, ExportOptions, QueryEngine, QueryOutput, TenantScope};
+use ccpulse_query::{QueryEngine, QueryOutput, TenantScope};
 use ccpulse_schemas::metrics::interval_start;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -1116,15 +1116,7 @@ fn read_rules(path: &Path) -> Result<(RulesFile, Option<SystemTime>), AlertError
 
 /// The rows of a query's answer as JSON objects.
 fn rows(output: &QueryOutput) -> Result<Vec<query::Row>, String> {
-    let mut bytes = Vec::new();
-    ccpulse_query::export::write_batches(
-        &mut bytes,
-        ExportFormat::Json,
-        &output.schema,
-        &output.batches,
-        ExportOptions::default(),
-    )
-    .map_err(|e| format!("reading the rows: {e}"))?;
+    let bytes = crate::views::rows_json(output)?;
     serde_json::from_slice(&bytes).map_err(|e| format!("reading the rows: {e}"))
 }
 
