@@ -519,6 +519,9 @@ async fn rules_read_with_sql_judge_windows_campaigns_and_columns() {
             "comparison": "above", "warning": 60000}),
         json!({"id": "dialer-strict", "metric": "dialer_abandon_rate",
             "comparison": "above", "warning": 0.03, "min_volume": 3}),
+        // 13:45-14:00, closed: no traffic then, so no alert.
+        json!({"id": "abandons-closed", "metric": "abandon_rate", "window": "previous_interval",
+            "comparison": "above", "warning": 0.5}),
     ];
     for rule in &rules {
         let answer = f.put(&admin, rule).await;
@@ -560,6 +563,7 @@ async fn rules_read_with_sql_judge_windows_campaigns_and_columns() {
         // sales: 1 abandoned, 0 answered in the last hour.
         ("abandons-60m", "queue", "sales", json!(1.0)),
         // 1 dropped of 2 humans; `dialer-strict` wants 3 connects: no alert.
+        // `abandons-closed` reads 13:45-14:00, before any traffic: no alert.
         ("dialer", "campaign", "spring", json!(0.5)),
         // ag-1 interacting since 14:01:25: 75 s at 14:02:40, as its row shows.
         ("long-state", "agent", "ag-1", json!(75000.0)),

@@ -184,8 +184,12 @@ fn counts(metric: Metric, state: &str) -> bool {
 fn queue_observation(rule: &Rule, queue: &QueueView) -> Observation {
     let summary: &SummaryView = match rule.window {
         Window::Today => &queue.today,
-        // Trailing windows are read with SQL (`query.rs`), never from the live view.
-        Window::CurrentInterval | Window::Now | Window::Trailing { .. } => &queue.current_interval,
+        // Trailing and previous-interval windows are read with SQL (`query.rs`), never
+        // from the live view.
+        Window::CurrentInterval
+        | Window::Now
+        | Window::PreviousInterval
+        | Window::Trailing { .. } => &queue.current_interval,
     };
     let value = match rule.metric {
         Metric::ServiceLevel => summary.service_level,

@@ -4,9 +4,9 @@
 //! reads); [`readings`] turns its rows into the same [`Reading`]s the live path gives.
 //!
 //! A window is a range of `interval_start` (interval tables hold 15-minute rows):
-//! `current_interval` the interval holding the tenant's clock, `today` from the
-//! tenant's local midnight, `trailing_<N>` the current interval and the `N / 15 − 1`
-//! before it. Ids are written as quoted literals, column names come from the tables'
+//! `current_interval` the interval holding the tenant's clock, `previous_interval` the
+//! one before it (closed), `today` from the tenant's local midnight, `trailing_<N>` the
+//! current interval and the `N / 15 − 1` before it. Ids are written as quoted literals, column names come from the tables'
 //! schemas: nothing of a rule is spliced into SQL unchecked.
 //!
 //! Service level, ASA and abandon rate are summed from the interval columns and
@@ -32,6 +32,7 @@ pub fn window_start(window: Window, settings: &TenantSettings, as_of: i64) -> i6
     match window {
         Window::Now | Window::CurrentInterval => current,
         Window::Today => local_day_start(settings, as_of),
+        Window::PreviousInterval => current - INTERVAL_MS,
         Window::Trailing { minutes } => current - (i64::from(minutes) * 60_000 - INTERVAL_MS),
     }
 }
@@ -54,10 +55,15 @@ fn only(column: &str, ids: &[String]) -> String {
 /// The query of `rule` at `as_of` (the tenant's clock).
 pub fn statement(rule: &Rule, settings: &TenantSettings, as_of: i64) -> String {
     let scope = &rule.spec.scope;
+    // The previous interval ends where the current one starts; every other window
+    // runs to the tenant's clock.
+    let end = match rule.window {
+        Window::PreviousInterval => format!("< TIMESTAMP '{}'", time_text(interval_start(as_of))),
+        _ => format!("<= TIMESTAMP '{}'", time_text(as_of)),
+    };
     let range = format!(
-        "interval_start >= TIMESTAMP '{}' AND interval_start <= TIMESTAMP '{}'",
+        "interval_start >= TIMESTAMP '{}' AND interval_start {end}",
         time_text(window_start(rule.window, settings, as_of)),
-        time_text(as_of)
     );
     match rule.metric {
         Metric::DialerAbandonRate => format!(
@@ -208,6 +214,15 @@ mod tests {
             "2026-11-16T09:15:00.000Z"
         );
         assert_eq!(at(Window::Today), "2026-11-16T00:00:00.000Z");
+        assert_eq!(at(Window::PreviousInterval), "2026-11-16T09:45:00.000Z");
+        let closed = rule(
+            "metric = \"abandon_rate\"\nwindow = \"previous_interval\"\ncomparison = \"above\"\nwarning = 0.1",
+        );
+        let sql = statement(&closed, &settings, AS_OF);
+        assert!(
+            sql.contains("interval_start >= TIMESTAMP '2026-11-16T09:45:00.000Z' AND interval_start < TIMESTAMP '2026-11-16T10:00:00.000Z'"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -204,6 +204,9 @@ pub enum Window {
     CurrentInterval,
     /// Today in the tenant's time zone (the wallboard's "today" figures).
     Today,
+    /// The last closed 15-minute interval, judged when the next one starts (the
+    /// interval close) and again as late events amend it.
+    PreviousInterval,
     /// `trailing_<N>m|h|d`: the current 15-minute interval and the ones before it,
     /// `minutes / 15` intervals in all, summed from the interval tables (so
     /// `trailing_60m` at 10:07 covers 09:15 to 10:07).
@@ -220,6 +223,7 @@ impl Window {
             Window::Now => "now".into(),
             Window::CurrentInterval => "current_interval".into(),
             Window::Today => "today".into(),
+            Window::PreviousInterval => "previous_interval".into(),
             Window::Trailing { minutes } if minutes % (24 * 60) == 0 => {
                 format!("trailing_{}d", minutes / (24 * 60))
             }
@@ -235,10 +239,11 @@ impl Window {
             "now" => Window::Now,
             "current_interval" => Window::CurrentInterval,
             "today" => Window::Today,
+            "previous_interval" => Window::PreviousInterval,
             other => {
                 let bad = || {
                     format!(
-                        "unknown window `{other}` (one of: now, current_interval, today, trailing_<N>m, trailing_<N>h, trailing_<N>d)"
+                        "unknown window `{other}` (one of: now, current_interval, previous_interval, today, trailing_<N>m, trailing_<N>h, trailing_<N>d)"
                     )
                 };
                 let span = other.strip_prefix("trailing_").ok_or_else(bad)?;
@@ -267,6 +272,7 @@ impl Window {
             Window::Now => "now".into(),
             Window::CurrentInterval => "current interval".into(),
             Window::Today => "today".into(),
+            Window::PreviousInterval => "previous interval".into(),
             Window::Trailing { minutes } if minutes % (24 * 60) == 0 => {
                 format!("last {} days", minutes / (24 * 60))
             }
@@ -563,7 +569,7 @@ impl Metric {
     /// `query_every`) rather than from the live view on every publication.
     pub fn needs_query(self, window: Window) -> bool {
         matches!(self, Metric::DialerAbandonRate | Metric::Column(_))
-            || matches!(window, Window::Trailing { .. })
+            || matches!(window, Window::Trailing { .. } | Window::PreviousInterval)
     }
 
     /// Seconds.
