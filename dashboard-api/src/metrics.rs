@@ -105,7 +105,7 @@ impl ApiMetrics {
     }
 
     /// Records the events count now (called every second by the server's sampler, and
-    /// at each scrape) and returns the rate over the last [`RATE_WINDOW`].
+    /// at each scrape) and returns the rate over the last `RATE_WINDOW` (10 s).
     pub fn sample_events(&self, now: Instant, events: u64) -> f64 {
         let mut samples = self
             .event_samples
