@@ -123,6 +123,24 @@ impl TestTopics {
     }
 }
 
+/// The event `value` of `tenant` (schema version 1 and a unique `event_id` added),
+/// decoded and validated as the consumer would: the builder behind the scripted
+/// traffic of the API and alerting tests.
+///
+/// # Panics
+/// When `value` is not a valid event (a bug in the calling test).
+pub fn scripted_event(tenant: &str, mut value: Value) -> Event<'static> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    value["schema_version"] = json!(1);
+    value["tenant_id"] = json!(tenant);
+    value["event_id"] = json!(format!("e-{id}"));
+    let text = value.to_string();
+    decode(text.as_bytes())
+        .unwrap_or_else(|err| panic!("{text}: {err}"))
+        .into_owned()
+}
+
 /// Produces `events` (canonical JSON, keyed by tenant) to `topic`, in this order.
 ///
 /// # Errors

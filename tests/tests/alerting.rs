@@ -7,7 +7,7 @@
 //! so each intermediate state is seen by the rules, not skipped over by a batch.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ use ccpulse_ingest::RunStats;
 use ccpulse_ingest::aggregate::{Aggregator, AggregatorSettings};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::store::DataDir;
-use ccpulse_schemas::v1::{Event, decode};
-use ccpulse_tests::aggregate::{Following, TestTopics, produce};
+use ccpulse_schemas::v1::Event;
+use ccpulse_tests::aggregate::{Following, TestTopics, produce, scripted_event};
 use ccpulse_tests::api::TestApi;
 use ccpulse_tests::unique_name;
 use serde_json::{Value, json};
@@ -46,15 +46,7 @@ const SECRET: &str = "s3cret-for-tests";
 // Traffic
 
 fn event(value: Value) -> Event<'static> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut value = value;
-    value["schema_version"] = json!(1);
-    value["tenant_id"] = json!(TENANT);
-    value["event_id"] = json!(format!("al-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-    let text = value.to_string();
-    decode(text.as_bytes())
-        .unwrap_or_else(|err| panic!("{text}: {err}"))
-        .into_owned()
+    scripted_event(TENANT, value)
 }
 
 fn at(ms: i64) -> String {

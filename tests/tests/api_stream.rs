@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ccpulse_dashboard_api::StreamConfig;
@@ -18,8 +17,8 @@ use ccpulse_ingest::RunStats;
 use ccpulse_ingest::aggregate::{Aggregator, AggregatorSettings};
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::store::DataDir;
-use ccpulse_schemas::v1::{Event, decode};
-use ccpulse_tests::aggregate::{Following, TestTopics, produce};
+use ccpulse_schemas::v1::Event;
+use ccpulse_tests::aggregate::{Following, TestTopics, produce, scripted_event};
 use ccpulse_tests::api::TestApi;
 use ccpulse_tests::query::Folded;
 use ccpulse_tests::unique_name;
@@ -46,15 +45,7 @@ const T0: i64 = 1_794_823_200_000;
 // Events
 
 fn event(value: Value) -> Event<'static> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut value = value;
-    value["schema_version"] = json!(1);
-    value["tenant_id"] = json!(TENANT);
-    value["event_id"] = json!(format!("e-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-    let text = value.to_string();
-    decode(text.as_bytes())
-        .unwrap_or_else(|err| panic!("{text}: {err}"))
-        .into_owned()
+    scripted_event(TENANT, value)
 }
 
 fn logged_in(agent: &str, queues: &[&str], at_ms: i64) -> Event<'static> {

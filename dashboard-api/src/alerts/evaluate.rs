@@ -235,14 +235,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::alerts::rule::RuleSpec;
     use crate::views::QueueSettingsView;
 
-    fn rule(text: &str) -> Rule {
-        let spec: RuleSpec =
-            toml::from_str(&format!("id = \"r\"\ntenant = \"acme\"\n{text}")).expect("a rule");
-        Rule::check(spec, &[]).expect("valid")
-    }
+    use crate::alerts::rule::test_rule as rule;
 
     fn summary(offered: u64, service_level: Option<f64>) -> SummaryView {
         SummaryView {

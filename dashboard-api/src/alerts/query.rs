@@ -191,11 +191,7 @@ mod tests {
     use crate::alerts::lifecycle::Observation;
     use crate::alerts::rule::RuleSpec;
 
-    fn rule(text: &str) -> Rule {
-        let spec: RuleSpec =
-            toml::from_str(&format!("id = \"r\"\ntenant = \"acme\"\n{text}")).expect("a rule");
-        Rule::check(spec, &[]).expect("valid")
-    }
+    use crate::alerts::rule::test_rule as rule;
 
     /// 2026-11-16T10:07:30Z.
     const AS_OF: i64 = 1_794_823_650_000;

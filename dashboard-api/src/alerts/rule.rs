@@ -1034,6 +1034,14 @@ impl fmt::Display for RuleErrors {
 
 impl std::error::Error for RuleErrors {}
 
+/// Rule `r` of tenant `acme` from the TOML lines `text`, checked (unit tests).
+#[cfg(test)]
+pub(crate) fn test_rule(text: &str) -> Rule {
+    let spec: RuleSpec =
+        toml::from_str(&format!("id = \"r\"\ntenant = \"acme\"\n{text}")).expect("a rule");
+    Rule::check(spec, &[]).expect("valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
