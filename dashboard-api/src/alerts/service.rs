@@ -124,12 +124,20 @@ struct LoadedRules {
 #[derive(Debug, Default)]
 struct Book {
     tracks: BTreeMap<TrackKey, Track>,
-    /// The spec each (tenant, rule) was last evaluated with: a change ends its alerts.
-    specs: BTreeMap<(String, String), RuleSpec>,
+    /// The rule each (tenant, rule id) was last evaluated as: a change ends its alerts.
+    rules: BTreeMap<(String, String), Rule>,
     /// Each tenant's data clock at its last evaluation.
     evaluated: BTreeMap<String, i64>,
     /// Each tenant's data clock at its last evaluation of the rules read with SQL.
     queried: BTreeMap<String, i64>,
+}
+
+impl Book {
+    /// The rule `key`'s track was last evaluated under.
+    fn rule(&self, key: &TrackKey) -> Option<&Rule> {
+        self.rules
+            .get(&(key.tenant_id.clone(), key.rule_id.clone()))
+    }
 }
 
 /// What the state file holds.
@@ -223,9 +231,9 @@ impl Alerting {
             }
         }
         for rule in &set.rules {
-            book.specs.insert(
+            book.rules.insert(
                 (rule.spec.tenant.clone(), rule.spec.id.clone()),
-                rule.spec.clone(),
+                rule.clone(),
             );
         }
         let history = Arc::new(HistoryWriter::open(config.history_file.clone()).map_err(
@@ -553,18 +561,19 @@ impl Alerting {
             .map(|r| ((r.spec.tenant.clone(), r.spec.id.clone()), &r.spec))
             .collect();
         let stale: Vec<(String, String)> = book
-            .specs
+            .rules
             .iter()
-            .filter(|(key, spec)| {
+            .filter(|(key, old)| {
                 current
                     .get(*key)
-                    .is_none_or(|now| *now != *spec || !now.enabled)
+                    .is_none_or(|now| **now != old.spec || !now.enabled)
             })
             .map(|(key, _)| key.clone())
             .collect();
+        let clocks = tenant_clocks(&self.live);
         let mut changed = false;
         for (tenant, rule_id) in &stale {
-            let old = book.specs.remove(&(tenant.clone(), rule_id.clone()));
+            let old = book.rules.remove(&(tenant.clone(), rule_id.clone()));
             let keys: Vec<TrackKey> = book
                 .tracks
                 .keys()
@@ -576,21 +585,11 @@ impl Alerting {
                     continue;
                 };
                 changed = true;
-                let (Some(old), State::Pending | State::Firing) = (&old, track.state) else {
+                let (Some(rule), State::Pending | State::Firing) = (&old, track.state) else {
                     continue;
                 };
-                let Ok(rule) = Rule::check(old.clone(), &[]).or_else(|_| {
-                    let mut spec = old.clone();
-                    spec.notify.clear();
-                    Rule::check(spec, &[])
-                }) else {
-                    continue;
-                };
-                let at = tenant_clocks(&self.live)
-                    .get(tenant.as_str())
-                    .copied()
-                    .unwrap_or(recorded_at);
-                let mut record = base_record(&rule, &key, &track, at, recorded_at);
+                let at = clocks.get(tenant.as_str()).copied().unwrap_or(recorded_at);
+                let mut record = base_record(rule, &key, &track, at, recorded_at);
                 record.event = "resolved".into();
                 record.state = "ok".into();
                 record.reason = Some("rule_changed".into());
@@ -604,9 +603,9 @@ impl Alerting {
         }
         for rule in &set.rules {
             if rule.spec.enabled {
-                book.specs
+                book.rules
                     .entry((rule.spec.tenant.clone(), rule.spec.id.clone()))
-                    .or_insert_with(|| rule.spec.clone());
+                    .or_insert_with(|| rule.clone());
             }
         }
         changed
@@ -749,8 +748,10 @@ impl Alerting {
     }
 
     /// The caller's tenant's open (pending or firing) alerts it may see, by id.
+    ///
+    /// Called for every stream message: it reads the book only (each open alert with
+    /// the rule it was evaluated under), never the rules file.
     pub fn active(&self, principal: &Principal) -> Vec<AlertView> {
-        let set = self.rule_set();
         let book = lock(&self.book);
         let mut views: Vec<AlertView> = book
             .tracks
@@ -758,10 +759,7 @@ impl Alerting {
             .filter(|(key, track)| key.tenant_id == principal.tenant_id && track.state != State::Ok)
             .filter(|(key, _)| visible(principal, key))
             .filter_map(|(key, track)| {
-                let rule = set
-                    .rules
-                    .iter()
-                    .find(|r| r.spec.tenant == key.tenant_id && r.spec.id == key.rule_id)?;
+                let rule = book.rule(key)?;
                 Some(AlertView::of_track(
                     rule,
                     &key.subject(),
@@ -835,13 +833,13 @@ impl Alerting {
         alert_id: &str,
         act: impl FnOnce(&mut Track, i64) -> Result<Option<(&'static str, Option<String>)>, AlertError>,
     ) -> Result<AlertView, AlertError> {
-        let set = self.rule_set();
         let not_found = || {
             AlertError::NotFound(format!(
                 "no open alert `{alert_id}` (it may have resolved: see the `alerts` table)"
             ))
         };
-        let mut book = lock(&self.book);
+        let mut guard = lock(&self.book);
+        let book = &mut *guard;
         let key = book
             .tracks
             .iter()
@@ -853,10 +851,10 @@ impl Alerting {
             .map(|(key, _)| key.clone())
             .filter(|key| visible(principal, key))
             .ok_or_else(not_found)?;
-        let rule = set
+        // Disjoint fields: the rule is read while the track is changed.
+        let rule = book
             .rules
-            .iter()
-            .find(|r| r.spec.tenant == key.tenant_id && r.spec.id == key.rule_id)
+            .get(&(key.tenant_id.clone(), key.rule_id.clone()))
             .ok_or_else(not_found)?;
         let at = tenant_clocks(&self.live)
             .get(key.tenant_id.as_str())
@@ -880,9 +878,9 @@ impl Alerting {
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
         );
         self.record(&[record]);
-        self.save(&book);
+        self.save(book);
         let view = AlertView::of_track(rule, &key.subject(), alert_id, &track);
-        drop(book);
+        drop(guard);
         self.live.notify();
         Ok(view)
     }
