@@ -1,0 +1,2 @@
+//! The in-process fold alone.
+fn main() {}
