@@ -3,6 +3,7 @@
 //! `ccpulse` binary ([`Ccpulse`]) and reading a process's memory and CPU time from
 //! `/proc` ([`ProcessUsage`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ pub(crate) struct Context {
     pub(crate) out: PathBuf,
     /// Scratch space (data directories, generated files), emptied per benchmark.
     pub(crate) work: PathBuf,
+    /// criterion's output directory (`target/criterion`).
+    pub(crate) criterion: PathBuf,
     /// Small sizes (see `--quick`).
     pub(crate) quick: bool,
 }
@@ -30,6 +33,7 @@ impl Context {
         brokers: Option<String>,
         ccpulse: Option<PathBuf>,
         out: PathBuf,
+        criterion: PathBuf,
         quick: bool,
     ) -> Result<Self> {
         let ccpulse = match ccpulse {
@@ -41,13 +45,13 @@ impl Context {
         std::fs::create_dir_all(&out)
             .with_context(|| format!("creating the output directory `{}`", out.display()))?;
         let work = out.join("work");
-        std::fs::create_dir_all(&work)
-            .with_context(|| format!("creating `{}`", work.display()))?;
+        std::fs::create_dir_all(&work).with_context(|| format!("creating `{}`", work.display()))?;
         Ok(Self {
             brokers,
             ccpulse,
             out,
             work,
+            criterion,
             quick,
         })
     }
@@ -84,33 +88,68 @@ impl Context {
     /// Creates `topic` and produces at least `count` simulator events to it (the first
     /// `count` of the run `sim`), keyed by tenant, batched as `ccpulse simulate` does.
     /// Fails when the simulation ends before `count` events.
+    ///
+    /// Returns the simulator too, so that later traffic continues the same run.
     pub(crate) async fn preload(
         &self,
         topic: &str,
         partitions: i32,
         sim: SimConfig,
         count: u64,
-    ) -> Result<Produced> {
+    ) -> Result<(Produced, Simulator)> {
         let kafka = self.kafka()?;
-        kafka
-            .create_topic(topic, partitions)
-            .await
-            .with_context(|| format!("creating topic `{topic}`"))?;
-        produce(&kafka, topic, Simulator::new(sim)?, count).await
+        self.create_topic(topic, partitions).await?;
+        let mut simulator = Simulator::new(sim)?;
+        let produced = produce(&kafka, topic, &mut simulator, count).await?;
+        Ok((produced, simulator))
     }
 
-    /// Starts `ccpulse` with `args`; its output goes to `<work>/<log>.log`.
-    pub(crate) fn spawn_ccpulse(&self, args: &[&str], log: &str) -> Result<Ccpulse> {
-        Ccpulse::spawn(&self.ccpulse, args, &self.work.join(format!("{log}.log")))
+    /// Creates `topic` (the broker needs topics created explicitly).
+    pub(crate) async fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        self.kafka()?
+            .create_topic(topic, partitions)
+            .await
+            .with_context(|| format!("creating topic `{topic}`"))
+    }
+
+    /// Starts `ccpulse` with `args` and the environment variables `env` (such as
+    /// `CCPULSE__CONSUMER__TOPIC`); its output goes to `<work>/<log>.log`.
+    pub(crate) fn spawn_ccpulse(
+        &self,
+        args: &[&str],
+        env: &[(String, String)],
+        log: &str,
+    ) -> Result<Ccpulse> {
+        Ccpulse::spawn(
+            &self.ccpulse,
+            args,
+            env,
+            &self.work.join(format!("{log}.log")),
+        )
     }
 }
 
 /// What [`Context::preload`] or [`produce`] did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Produced {
+    /// Events the broker acknowledged.
     pub(crate) events: u64,
     pub(crate) bytes: u64,
     pub(crate) elapsed: Duration,
+    /// Events sent, by tenant.
+    pub(crate) by_tenant: BTreeMap<String, u64>,
+}
+
+impl Produced {
+    /// Adds `other`'s counts to these.
+    pub(crate) fn add(&mut self, other: &Produced) {
+        self.events += other.events;
+        self.bytes += other.bytes;
+        self.elapsed += other.elapsed;
+        for (tenant, n) in &other.by_tenant {
+            *self.by_tenant.entry(tenant.clone()).or_default() += n;
+        }
+    }
 }
 
 /// Produces the next `count` events of `events` to `topic` (keyed by tenant, JSON as on
@@ -118,15 +157,17 @@ pub(crate) struct Produced {
 pub(crate) async fn produce(
     kafka: &KafkaSettings,
     topic: &str,
-    events: impl Iterator<Item = ccpulse_schemas::v1::Event<'static>>,
+    events: &mut impl Iterator<Item = ccpulse_schemas::v1::Event<'static>>,
     count: u64,
 ) -> Result<Produced> {
     let started = Instant::now();
     let mut producer = EventProducer::new(kafka, topic)?;
     let mut line = String::with_capacity(1024);
     let mut sent = 0u64;
+    let mut by_tenant: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_report = Instant::now();
     for event in events.take(count as usize) {
+        *by_tenant.entry(event.tenant_id.to_string()).or_default() += 1;
         line.clear();
         event.write_json(&mut line);
         producer
@@ -153,6 +194,7 @@ pub(crate) async fn produce(
         events: stats.delivered,
         bytes: stats.bytes,
         elapsed: started.elapsed(),
+        by_tenant,
     })
 }
 
@@ -164,11 +206,12 @@ pub(crate) struct Ccpulse {
 }
 
 impl Ccpulse {
-    fn spawn(binary: &Path, args: &[&str], log: &Path) -> Result<Self> {
+    fn spawn(binary: &Path, args: &[&str], env: &[(String, String)], log: &Path) -> Result<Self> {
         let file = std::fs::File::create(log)
             .with_context(|| format!("creating the log `{}`", log.display()))?;
         let child = tokio::process::Command::new(binary)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -192,6 +235,11 @@ impl Ccpulse {
         self.child.id().context("the ccpulse process has exited")
     }
 
+    /// Waits for the process to exit.
+    pub(crate) async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait().await
+    }
+
     /// Waits for the process to exit; an error with its log's tail unless it exits 0.
     pub(crate) async fn wait_success(&mut self) -> Result<()> {
         let status = self.child.wait().await?;
@@ -206,6 +254,21 @@ impl Ccpulse {
         self.child.start_kill()?;
         self.child.wait().await?;
         Ok(())
+    }
+
+    /// SIGTERM (ccpulse checkpoints every partition and exits), and wait for a clean
+    /// exit.
+    pub(crate) async fn terminate(&mut self) -> Result<()> {
+        let pid = self.pid()?;
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .context("running kill -TERM")?;
+        if !status.success() {
+            bail!("kill -TERM {pid} failed ({status})");
+        }
+        self.wait_success().await
     }
 
     /// Whether it has exited (an error with its log's tail if so).
@@ -223,6 +286,30 @@ impl Ccpulse {
         let tail = lines[lines.len().saturating_sub(15)..].join("\n");
         format!("the end of its log `{}`:\n{tail}", self.log.display())
     }
+}
+
+/// A free loopback port (bound, then released: another process could take it in
+/// between, which a benchmark can live with).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// `GET url`: the status and the body.
+pub(crate) async fn http_get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
+    let response = client
+        .get(url)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("reading the body of GET {url}"))?;
+    Ok((status, body))
 }
 
 /// A process's resident memory and CPU time, from `/proc/<pid>`.

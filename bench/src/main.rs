@@ -22,6 +22,7 @@ mod machine;
 mod report;
 mod stats;
 
+mod fold;
 mod ingest;
 mod memory;
 
@@ -33,6 +34,12 @@ use clap::{Args, Parser, Subcommand};
 
 use context::Context;
 use report::Section;
+
+/// Every allocation of the suite goes through this counter, so that the memory
+/// benchmark reads the live heap bytes exactly (RSS also keeps what the allocator holds
+/// after frees). The `ccpulse` processes under test do not have it.
+#[global_allocator]
+static ALLOCATOR: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 /// ccpulse-bench: measure ccpulse against its limits and its peers (BENCHMARKS.md).
 #[derive(Debug, Parser)]
@@ -53,8 +60,21 @@ struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     ccpulse: Option<PathBuf>,
     /// Where results (`results.md`, `results.json`) and scratch data go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/bench",
+        global = true
+    )]
     out: PathBuf,
+    /// Where `cargo bench --bench fold` left criterion's estimates.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/criterion",
+        global = true
+    )]
+    criterion: PathBuf,
     /// Small sizes: checks that every benchmark runs, in a minute or two; the numbers
     /// mean little.
     #[arg(long, global = true)]
@@ -64,6 +84,7 @@ struct Common {
 /// One benchmark of the suite (some write several sections).
 #[derive(Debug, Clone, Copy)]
 enum Benchmark {
+    Fold,
     Memory,
     Ingest,
 }
@@ -75,6 +96,9 @@ enum Which {
     /// Ingest throughput from the broker next to a bare consumer's, then recovery after
     /// SIGKILL on the same history.
     Ingest,
+    /// The fold alone per core, from criterion's estimates (`cargo bench --bench fold`
+    /// must have run).
+    Fold,
     /// Resident memory per open interaction and per logged-in agent.
     Memory,
 }
@@ -112,10 +136,12 @@ async fn run(cli: Cli) -> Result<()> {
         cli.common.brokers,
         cli.common.ccpulse,
         cli.common.out,
+        cli.common.criterion,
         cli.common.quick,
     )?;
     let benchmarks: &[Benchmark] = match cli.command {
-        Which::Suite => &[Benchmark::Memory, Benchmark::Ingest],
+        Which::Suite => &[Benchmark::Fold, Benchmark::Memory, Benchmark::Ingest],
+        Which::Fold => &[Benchmark::Fold],
         Which::Ingest => &[Benchmark::Ingest],
         Which::Memory => &[Benchmark::Memory],
     };
@@ -123,6 +149,7 @@ async fn run(cli: Cli) -> Result<()> {
     for benchmark in benchmarks {
         eprintln!("ccpulse-bench: {benchmark:?}…");
         let new = match benchmark {
+            Benchmark::Fold => vec![fold::run(&ctx)?],
             Benchmark::Memory => vec![memory::run(&ctx).await?],
             Benchmark::Ingest => ingest::run(&ctx).await?,
         };

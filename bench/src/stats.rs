@@ -15,7 +15,7 @@ pub(crate) fn percentile(values: &[f64], p: f64) -> Option<f64> {
 /// The geometric mean of positive `values`; `None` when empty or when one is not
 /// positive.
 pub(crate) fn geometric_mean(values: &[f64]) -> Option<f64> {
-    if values.is_empty() || values.iter().any(|v| !(*v > 0.0)) {
+    if values.is_empty() || values.iter().any(|v| v.is_nan() || *v <= 0.0) {
         return None;
     }
     let log_sum: f64 = values.iter().map(|v| v.ln()).sum();
