@@ -25,6 +25,10 @@ mod stats;
 mod ingest;
 mod memory;
 
+mod fanout;
+mod freshness;
+mod stream;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,7 +57,12 @@ struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     ccpulse: Option<PathBuf>,
     /// Where results (`results.md`, `results.json`) and scratch data go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/bench",
+        global = true
+    )]
     out: PathBuf,
     /// Small sizes: checks that every benchmark runs, in a minute or two; the numbers
     /// mean little.
@@ -66,6 +75,8 @@ struct Common {
 enum Benchmark {
     Memory,
     Ingest,
+    Freshness,
+    Fanout,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +88,10 @@ enum Which {
     Ingest,
     /// Resident memory per open interaction and per logged-in agent.
     Memory,
+    /// Time from produce to a WebSocket client, under steady traffic and many clients.
+    Freshness,
+    /// WebSocket clients one instance holds at one update per second, and their cost.
+    Fanout,
 }
 
 fn main() -> ExitCode {
@@ -115,9 +130,16 @@ async fn run(cli: Cli) -> Result<()> {
         cli.common.quick,
     )?;
     let benchmarks: &[Benchmark] = match cli.command {
-        Which::Suite => &[Benchmark::Memory, Benchmark::Ingest],
+        Which::Suite => &[
+            Benchmark::Memory,
+            Benchmark::Ingest,
+            Benchmark::Freshness,
+            Benchmark::Fanout,
+        ],
         Which::Ingest => &[Benchmark::Ingest],
         Which::Memory => &[Benchmark::Memory],
+        Which::Freshness => &[Benchmark::Freshness],
+        Which::Fanout => &[Benchmark::Fanout],
     };
     let mut sections: Vec<Section> = Vec::new();
     for benchmark in benchmarks {
@@ -125,6 +147,8 @@ async fn run(cli: Cli) -> Result<()> {
         let new = match benchmark {
             Benchmark::Memory => vec![memory::run(&ctx).await?],
             Benchmark::Ingest => ingest::run(&ctx).await?,
+            Benchmark::Freshness => vec![freshness::run(&ctx).await?],
+            Benchmark::Fanout => vec![fanout::run(&ctx).await?],
         };
         for section in &new {
             eprintln!("\n{}", section.markdown());
