@@ -225,7 +225,7 @@ pub(crate) async fn run(ctx: &Context) -> Result<Section> {
         title: "Fan-out (WebSocket clients per instance)".to_owned(),
         method: vec![
             format!(
-                "`ccpulse serve` (release, default settings) follows a fresh topic whose only \
+                "`ccpulse serve` (default settings) follows a fresh topic whose only \
                  traffic is one probe per second (an `agent.state_changed` whose `reason` \
                  carries a counter) of tenant `{TENANT}`. Clients subscribe to topic \
                  `agents` narrowed to the probe's queue: one small delta per client per \
