@@ -26,6 +26,10 @@ mod fold;
 mod ingest;
 mod memory;
 
+mod fanout;
+mod freshness;
+mod stream;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,6 +91,8 @@ enum Benchmark {
     Fold,
     Memory,
     Ingest,
+    Freshness,
+    Fanout,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +107,10 @@ enum Which {
     Fold,
     /// Resident memory per open interaction and per logged-in agent.
     Memory,
+    /// Time from produce to a WebSocket client, under steady traffic and many clients.
+    Freshness,
+    /// WebSocket clients one instance holds at one update per second, and their cost.
+    Fanout,
 }
 
 fn main() -> ExitCode {
@@ -140,10 +150,18 @@ async fn run(cli: Cli) -> Result<()> {
         cli.common.quick,
     )?;
     let benchmarks: &[Benchmark] = match cli.command {
-        Which::Suite => &[Benchmark::Fold, Benchmark::Memory, Benchmark::Ingest],
+        Which::Suite => &[
+            Benchmark::Fold,
+            Benchmark::Memory,
+            Benchmark::Ingest,
+            Benchmark::Freshness,
+            Benchmark::Fanout,
+        ],
         Which::Fold => &[Benchmark::Fold],
         Which::Ingest => &[Benchmark::Ingest],
         Which::Memory => &[Benchmark::Memory],
+        Which::Freshness => &[Benchmark::Freshness],
+        Which::Fanout => &[Benchmark::Fanout],
     };
     let mut sections: Vec<Section> = Vec::new();
     for benchmark in benchmarks {
@@ -152,6 +170,8 @@ async fn run(cli: Cli) -> Result<()> {
             Benchmark::Fold => vec![fold::run(&ctx)?],
             Benchmark::Memory => vec![memory::run(&ctx).await?],
             Benchmark::Ingest => ingest::run(&ctx).await?,
+            Benchmark::Freshness => vec![freshness::run(&ctx).await?],
+            Benchmark::Fanout => vec![fanout::run(&ctx).await?],
         };
         for section in &new {
             eprintln!("\n{}", section.markdown());

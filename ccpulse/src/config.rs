@@ -22,6 +22,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::{ConsumerSettings, KafkaSettings};
@@ -65,6 +66,19 @@ pub(crate) struct Config {
 pub(crate) struct ServerConfig {
     /// Address the HTTP API listens on.
     pub(crate) listen: SocketAddr,
+    /// How often each partition republishes its live observations (between
+    /// [`ServerConfig::MIN_PACING`] and [`ServerConfig::MAX_PACING`]).
+    pub(crate) live_publish_every: Duration,
+    /// Least time between two messages of one stream subscription (same bounds).
+    pub(crate) stream_min_interval: Duration,
+}
+
+impl ServerConfig {
+    /// Shortest pacing interval accepted: below it, republishing and diffing for every
+    /// client costs CPU for changes no one can see.
+    pub(crate) const MIN_PACING: Duration = Duration::from_millis(10);
+    /// Longest pacing interval accepted: a live wallboard a minute behind is not live.
+    pub(crate) const MAX_PACING: Duration = Duration::from_secs(60);
 }
 
 /// Values given on the command line: the highest layer.
@@ -304,6 +318,8 @@ impl Config {
             tenants: self.fold.tenants.clone(),
             server: ServerSection {
                 listen: self.server.listen.to_string(),
+                live_publish_every: self.server.live_publish_every,
+                stream_min_interval: self.server.stream_min_interval,
             },
             query: QuerySection::from(&self.query),
         }

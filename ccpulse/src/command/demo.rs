@@ -26,6 +26,7 @@ use super::serve::Api;
 use crate::cli::{DEFAULT_TOPIC, DemoArgs};
 use crate::duration::parse_duration;
 use crate::pace::Pacer;
+use ccpulse_dashboard_api::StreamConfig;
 use ccpulse_dashboard_api::alerts::AlertsConfig;
 use ccpulse_dashboard_api::alerts::rule::{RuleSet, RuleSpec, RulesFile};
 use ccpulse_dashboard_api::auth::{NewToken, Role};
@@ -109,6 +110,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         fold,
         Some(Arc::clone(&stats)),
         QueryConfig::default(),
+        StreamConfig::default(),
         args.listen,
     )
     .await?;

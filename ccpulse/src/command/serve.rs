@@ -15,7 +15,7 @@ use ccpulse_dashboard_api::auth::TokenStore;
 use ccpulse_dashboard_api::metrics::ApiMetrics;
 use ccpulse_dashboard_api::settings::{SavedSettings, SettingsStore};
 use ccpulse_dashboard_api::{ApiState, StreamConfig};
-use ccpulse_ingest::aggregate::Aggregator;
+use ccpulse_ingest::aggregate::{Aggregator, AggregatorSettings};
 use ccpulse_ingest::consume::CancellationToken;
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_ingest::store::DataDir;
@@ -41,7 +41,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     let data_dir = DataDir::open(&config.data_dir)
         .with_context(|| format!("opening the data directory `{}`", config.data_dir.display()))?;
-    let aggregator = Arc::new(Aggregator::new(data_dir, Arc::clone(&config.fold)));
+    let aggregator = Arc::new(Aggregator::with_settings(
+        data_dir,
+        Arc::clone(&config.fold),
+        AggregatorSettings {
+            publish_every: config.server.live_publish_every,
+            ..AggregatorSettings::default()
+        },
+    ));
     let stats = RunStats::new();
     let mut api = Api::start(
         &config.data_dir,
@@ -49,6 +56,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
         (*config.fold).clone(),
         Some(Arc::clone(&stats)),
         config.query.clone(),
+        StreamConfig {
+            min_interval: config.server.stream_min_interval,
+            ..StreamConfig::default()
+        },
         config.server.listen,
     )
     .await?;
@@ -119,7 +130,7 @@ pub(crate) struct Api {
 
 impl Api {
     /// Binds `listen` and serves the API over `aggregator`'s live view and the tables
-    /// under `data_dir`. `fold`: the fold settings in effect (the configuration file's
+    /// under `data_dir`, pacing the WebSocket stream by `stream`. `fold`: the fold settings in effect (the configuration file's
     /// with the saved ones applied: applying them again changes nothing); changes made
     /// through the API go to the aggregator.
     pub(crate) async fn start(
@@ -128,6 +139,7 @@ impl Api {
         fold: FoldConfig,
         run: Option<Arc<RunStats>>,
         query: QueryConfig,
+        stream: StreamConfig,
         listen: SocketAddr,
     ) -> Result<Self> {
         let tokens = Arc::new(
@@ -167,7 +179,7 @@ impl Api {
             metrics,
             alerts,
             run,
-            stream: StreamConfig::default(),
+            stream,
             shutdown: shutdown.clone(),
         };
         let listener = tokio::net::TcpListener::bind(listen)

@@ -12,7 +12,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ccpulse_dashboard_api::StreamConfig;
 use ccpulse_ingest::ConsumerSettings;
+use ccpulse_ingest::aggregate::AggregatorSettings;
 use ccpulse_ingest::fold::FoldConfig;
 use ccpulse_query::{QueryConfig, QueryLimits};
 use ccpulse_schemas::settings::TenantSettings;
@@ -224,6 +226,14 @@ pub(crate) struct ServerSection {
     /// `IP:port` to listen on. Default `127.0.0.1:8080`: this machine only, until an
     /// operator decides to expose it.
     pub(crate) listen: String,
+    /// How often each partition republishes its live observations for the API and the
+    /// stream (`AggregatorSettings::publish_every`). Default 250 ms.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) live_publish_every: Duration,
+    /// Least time between two messages of one stream subscription
+    /// (`StreamConfig::min_interval`). Default 250 ms.
+    #[serde(with = "crate::duration::human")]
+    pub(crate) stream_min_interval: Duration,
 }
 
 pub(crate) fn default_listen() -> String {
@@ -234,6 +244,8 @@ impl Default for ServerSection {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            live_publish_every: AggregatorSettings::default().publish_every,
+            stream_min_interval: StreamConfig::default().min_interval,
         }
     }
 }

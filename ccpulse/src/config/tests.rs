@@ -61,6 +61,14 @@ fn defaults_without_file_or_environment() {
     assert!(config.fold.tenants.is_empty());
     assert_eq!(config.fold.default_tenant, TenantSettings::default());
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(
+        config.server.live_publish_every,
+        ccpulse_ingest::aggregate::AggregatorSettings::default().publish_every
+    );
+    assert_eq!(
+        config.server.stream_min_interval,
+        ccpulse_dashboard_api::StreamConfig::default().min_interval
+    );
     assert_eq!(config.source_file, None);
     assert!(config.env_vars.is_empty());
 }
@@ -362,6 +370,16 @@ fn each_invalid_value_is_reported_under_its_key() {
             "not a socket address",
         ),
         (
+            "[server]\nlive_publish_every = \"1ms\"",
+            "server.live_publish_every",
+            "must be between 10 ms and 60 s",
+        ),
+        (
+            "[server]\nstream_min_interval = \"2m\"",
+            "server.stream_min_interval",
+            "must be between 10 ms and 60 s",
+        ),
+        (
             "[query]\ntime_limit = \"0s\"",
             "query.time_limit",
             "must be longer than 0 s",
@@ -554,6 +572,7 @@ fn environment_overrides_reach_nested_tenant_and_queue_keys() {
             ("CCPULSE__CONSUMER__GROUP_ID", "42"),
             ("CCPULSE__CONSUMER__CHECKPOINT_INTERVAL", "30"),
             ("ccpulse__server__listen", "0.0.0.0:9090"),
+            ("CCPULSE__SERVER__STREAM_MIN_INTERVAL", "50ms"),
             // Not overrides.
             ("CCPULSE_CONFIG", "elsewhere.toml"),
             ("CCPULSE_BROKERS", "ignored:1"),
@@ -590,7 +609,8 @@ fn environment_overrides_reach_nested_tenant_and_queue_keys() {
     assert_eq!(config.consumer.group_id, "42");
     assert_eq!(config.consumer.checkpoint_interval, Duration::from_secs(30));
     assert_eq!(config.server.listen.to_string(), "0.0.0.0:9090");
-    assert_eq!(config.env_vars.len(), 16);
+    assert_eq!(config.server.stream_min_interval, Duration::from_millis(50));
+    assert_eq!(config.env_vars.len(), 17);
 }
 
 #[test]

@@ -110,6 +110,25 @@ pub(super) fn resolve(
             SocketAddr::from(([127, 0, 0, 1], 0))
         }
     };
+    for (key, value) in [
+        ("server.live_publish_every", file.server.live_publish_every),
+        (
+            "server.stream_min_interval",
+            file.server.stream_min_interval,
+        ),
+    ] {
+        if !(ServerConfig::MIN_PACING..=ServerConfig::MAX_PACING).contains(&value) {
+            problems.push(
+                key,
+                format!(
+                    "must be between {} ms and {} s (got {} ms)",
+                    ServerConfig::MIN_PACING.as_millis(),
+                    ServerConfig::MAX_PACING.as_secs(),
+                    value.as_millis()
+                ),
+            );
+        }
+    }
     let query = QueryConfig::from(&file.query);
     for (key, message) in query.problems() {
         problems.push(format!("query.{key}"), message);
@@ -129,7 +148,11 @@ pub(super) fn resolve(
         consumer,
         data_dir: file.storage.data_dir,
         fold: Arc::new(fold),
-        server: ServerConfig { listen },
+        server: ServerConfig {
+            listen,
+            live_publish_every: file.server.live_publish_every,
+            stream_min_interval: file.server.stream_min_interval,
+        },
         query,
         source_file,
         env_vars: overrides.vars(),
