@@ -24,6 +24,7 @@ mod stats;
 
 mod ingest;
 mod memory;
+mod sql;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,7 +54,12 @@ struct Common {
     #[arg(long, value_name = "FILE", global = true)]
     ccpulse: Option<PathBuf>,
     /// Where results (`results.md`, `results.json`) and scratch data go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench", global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/bench",
+        global = true
+    )]
     out: PathBuf,
     /// Small sizes: checks that every benchmark runs, in a minute or two; the numbers
     /// mean little.
@@ -66,6 +72,7 @@ struct Common {
 enum Benchmark {
     Memory,
     Ingest,
+    Sql,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +84,8 @@ enum Which {
     Ingest,
     /// Resident memory per open interaction and per logged-in agent.
     Memory,
+    /// The report catalog over ≥ 10 million interactions, ccpulse vs DuckDB.
+    Sql,
 }
 
 fn main() -> ExitCode {
@@ -115,9 +124,10 @@ async fn run(cli: Cli) -> Result<()> {
         cli.common.quick,
     )?;
     let benchmarks: &[Benchmark] = match cli.command {
-        Which::Suite => &[Benchmark::Memory, Benchmark::Ingest],
+        Which::Suite => &[Benchmark::Memory, Benchmark::Ingest, Benchmark::Sql],
         Which::Ingest => &[Benchmark::Ingest],
         Which::Memory => &[Benchmark::Memory],
+        Which::Sql => &[Benchmark::Sql],
     };
     let mut sections: Vec<Section> = Vec::new();
     for benchmark in benchmarks {
@@ -125,6 +135,7 @@ async fn run(cli: Cli) -> Result<()> {
         let new = match benchmark {
             Benchmark::Memory => vec![memory::run(&ctx).await?],
             Benchmark::Ingest => ingest::run(&ctx).await?,
+            Benchmark::Sql => vec![sql::run(&ctx).await?],
         };
         for section in &new {
             eprintln!("\n{}", section.markdown());
