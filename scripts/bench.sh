@@ -25,7 +25,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 log "open files limit: $(ulimit -n)"
 
 # DuckDB, the SQL benchmark's peer, from PyPI, in a venv of its own.
-DUCKDB_VERSION=${DUCKDB_VERSION:-1.4.1}
+DUCKDB_VERSION=${DUCKDB_VERSION:-1.4.2}
 venv="$repo/target/bench/venv"
 if ! "$venv/bin/python" -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_VERSION')" 2>/dev/null; then
   log "installing duckdb $DUCKDB_VERSION into $venv"

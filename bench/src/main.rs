@@ -25,6 +25,7 @@ mod stats;
 mod fold;
 mod ingest;
 mod memory;
+mod sql;
 
 mod fanout;
 mod freshness;
@@ -91,6 +92,7 @@ enum Benchmark {
     Fold,
     Memory,
     Ingest,
+    Sql,
     Freshness,
     Fanout,
 }
@@ -107,6 +109,8 @@ enum Which {
     Fold,
     /// Resident memory per open interaction and per logged-in agent.
     Memory,
+    /// The report catalog over ≥ 10 million interactions, ccpulse vs DuckDB.
+    Sql,
     /// Time from produce to a WebSocket client, under steady traffic and many clients.
     Freshness,
     /// WebSocket clients one instance holds at one update per second, and their cost.
@@ -154,12 +158,14 @@ async fn run(cli: Cli) -> Result<()> {
             Benchmark::Fold,
             Benchmark::Memory,
             Benchmark::Ingest,
+            Benchmark::Sql,
             Benchmark::Freshness,
             Benchmark::Fanout,
         ],
         Which::Fold => &[Benchmark::Fold],
         Which::Ingest => &[Benchmark::Ingest],
         Which::Memory => &[Benchmark::Memory],
+        Which::Sql => &[Benchmark::Sql],
         Which::Freshness => &[Benchmark::Freshness],
         Which::Fanout => &[Benchmark::Fanout],
     };
@@ -170,6 +176,7 @@ async fn run(cli: Cli) -> Result<()> {
             Benchmark::Fold => vec![fold::run(&ctx)?],
             Benchmark::Memory => vec![memory::run(&ctx).await?],
             Benchmark::Ingest => ingest::run(&ctx).await?,
+            Benchmark::Sql => vec![sql::run(&ctx).await?],
             Benchmark::Freshness => vec![freshness::run(&ctx).await?],
             Benchmark::Fanout => vec![fanout::run(&ctx).await?],
         };
