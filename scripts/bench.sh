@@ -40,14 +40,18 @@ source .kafka/env
 log "broker at $CCPULSE_TEST_BROKERS"
 
 build_started=$(date +%s)
-cargo build --release --locked --workspace --bin ccpulse --bin ccpulse-bench
+# Two builds, not one `--workspace` build: each resolves the features of its own
+# dependencies, as `cargo build --release` of the binary a user installs does, so the
+# second reuses the first's dependency artifacts instead of building them again.
+cargo build --release --locked --bin ccpulse
+cargo build --release --locked -p ccpulse-bench
 log "release build: $(( $(date +%s) - build_started )) s"
 
 suite_started=$(date +%s)
 if $quick; then
-  cargo bench --locked --workspace --bench fold -- --warm-up-time 1 --measurement-time 2
+  cargo bench --locked -p ccpulse-bench --bench fold -- --warm-up-time 1 --measurement-time 2
 else
-  cargo bench --locked --workspace --bench fold
+  cargo bench --locked -p ccpulse-bench --bench fold
 fi
 target/release/ccpulse-bench suite --out target/bench --ccpulse target/release/ccpulse "$@"
 log "suite: $(( $(date +%s) - suite_started )) s (whole script: $(( $(date +%s) - started )) s)"

@@ -58,7 +58,7 @@ pub(crate) async fn run(ctx: &Context) -> Result<Vec<Section>> {
     let sim = SimConfig {
         seed: 11,
         tenants: 16,
-        scale: 5.0,
+        scale: 20.0,
         ..SimConfig::default()
     };
     let (preload, simulator) = ctx.preload(&topic, PARTITIONS, sim, events).await?;
@@ -318,7 +318,7 @@ fn ingest_section(preload: &Produced, bare: &Bare, ingest: &Ingested) -> Section
         title: "Ingest throughput".into(),
         method: vec![
             format!(
-                "{} simulator events (16 tenants, scale 5, one simulated day; {} of JSON) \
+                "{} simulator events (16 tenants, scale 20, one simulated day; {} of JSON) \
                  preloaded into a {PARTITIONS}-partition topic of tansu 0.6.0 (in-memory \
                  storage) on loopback, produced in {:.1} s ({} events/s).",
                 thousands(preload.events as f64),
