@@ -34,11 +34,10 @@ use anyhow::{Context as _, Result, bail};
 use ccpulse_ingest::{EventProducer, KafkaSettings};
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::context::{Ccpulse, Context};
+use crate::context::{Ccpulse, Context, http_get};
 
 /// The agent whose state changes are the probes.
 pub(crate) const PROBE_AGENT: &str = "bench-probe";
@@ -177,10 +176,12 @@ async fn wait_for_address(process: &mut Ccpulse, deadline: Instant) -> Result<So
 
 /// Polls `/readyz` until 200.
 async fn wait_ready(process: &mut Ccpulse, address: SocketAddr, deadline: Instant) -> Result<()> {
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/readyz");
     let mut last;
     loop {
         process.check_running()?;
-        match http_get(address, "/readyz").await {
+        match http_get(&client, &url).await {
             Ok((200, _)) => return Ok(()),
             Ok((status, body)) => last = format!("{status} {body}"),
             Err(error) => last = format!("{error:#}"),
@@ -194,27 +195,6 @@ async fn wait_ready(process: &mut Ccpulse, address: SocketAddr, deadline: Instan
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// A minimal HTTP/1.1 GET (the bench has no HTTP client): the status and the body.
-async fn http_get(address: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .with_context(|| format!("connecting to {address}"))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
-        .await
-        .context("no answer within 5 s")??;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .with_context(|| format!("not an HTTP answer: {text}"))?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    Ok((status, body))
 }
 
 /// The probe number a stream message shows (the probe agent's `reason` `probe-<n>`), if
