@@ -3,7 +3,7 @@
 //! ingest can be traced to one of them:
 //!
 //! - `fold/apply`: [`Fold::apply`] of one simulated day (8 tenants), advancing every
-//!   4,096 events as the aggregator does; one thread, so events/s is per core;
+//!   32,768 events as the aggregator does; one thread, so events/s is per core;
 //! - `decode/json`: [`decode`] of the same events' JSON (validation included);
 //! - `tables/to_batches`: the Arrow conversion of the rows the fold made final, as a
 //!   checkpoint does before writing Parquet.
@@ -15,6 +15,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ccpulse_ingest::aggregate::AggregatorSettings;
 use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::tables;
 use ccpulse_sample_data::simulate::{SimConfig, Simulator};
@@ -24,8 +25,6 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 /// Events per measured iteration: enough for every kind of event and a realistic
 /// amount of open work, few enough for criterion to take its samples in seconds.
 const EVENTS: usize = 200_000;
-/// As `AggregatorSettings::advance_every_events`.
-const ADVANCE_EVERY: usize = 4096;
 
 fn events() -> Vec<Event<'static>> {
     let sim = SimConfig {
@@ -43,10 +42,12 @@ fn events() -> Vec<Event<'static>> {
 }
 
 fn fold_all(events: &[Event<'_>], config: &Arc<FoldConfig>) -> Fold {
+    // As the aggregator does by default.
+    let advance_every = AggregatorSettings::default().advance_every_events;
     let mut fold = Fold::new(Arc::clone(config));
     for (i, event) in events.iter().enumerate() {
         black_box(fold.apply(event));
-        if (i + 1) % ADVANCE_EVERY == 0 {
+        if (i + 1) % advance_every == 0 {
             fold.advance();
         }
     }

@@ -157,6 +157,16 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// A close frame's reason: its payload is at most 125 bytes, 2 of them the code.
 const MAX_REASON_BYTES: usize = 123;
 
+/// How much a connection reads from its socket at a time. Clients send only small
+/// control messages (a larger one is read in several pieces), and tungstenite's default
+/// of 128 KiB per connection was most of what a connected wallboard cost the server
+/// (BENCHMARKS.md, "Fan-out").
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// How much a connection buffers before writing to its socket (a larger message is
+/// written whole). Deltas are small; snapshots of a large tenant pass through it.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Upgrades the connection and serves one client.
 pub(crate) async fn upgrade(
     State(state): State<ApiState>,
@@ -184,6 +194,8 @@ pub(crate) async fn upgrade(
     let limit = state.stream.max_message_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let _client = state.metrics.websocket_opened();
             Connection::new(socket, &state).serve(caller).await;

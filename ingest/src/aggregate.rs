@@ -88,12 +88,25 @@ use crate::store::{Commit, CompactionPolicy, DataDir, PartitionStore, TableSpec}
 use crate::tables;
 use tail::TailBuffer;
 
+/// A live or tail publication that took `d` is not repeated sooner than this many
+/// times `d` after it (besides [`AggregatorSettings::publish_every`] and
+/// [`AggregatorSettings::tail_every`]), so that publishing takes at most about a tenth
+/// of a partition's thread however much it holds in memory. Publications right after
+/// a checkpoint or compaction are not deferred.
+pub const PUBLISH_PAUSE_FACTOR: u32 = 9;
+
 /// How often the aggregator does its periodic work.
 #[derive(Debug, Clone)]
 pub struct AggregatorSettings {
-    /// Advance the fold after this many events (besides every checkpoint). Default 4096.
+    /// Advance the fold after this many events (besides every checkpoint). Default
+    /// 32 768: an advance walks every agent's timeline, so its cost grows with the
+    /// agents logged in, not with the events since the last one; at 4 096 it took a
+    /// fifth of a busy partition's time (BENCHMARKS.md, "Ingest").
     pub advance_every_events: usize,
     /// Publish live observations at most this often per partition. Default 250 ms.
+    /// Unless zero, both publications also wait at least [`PUBLISH_PAUSE_FACTOR`] times
+    /// their last duration after it: their cost grows with what the partition holds in
+    /// memory, and folding must keep most of the thread.
     pub publish_every: Duration,
     /// Publish each partition's in-memory tail (see the module docs) at most this often,
     /// besides after every checkpoint and compaction. Default 1 s: SQL then sees rows
@@ -118,7 +131,7 @@ pub struct AggregatorSettings {
 impl Default for AggregatorSettings {
     fn default() -> Self {
         Self {
-            advance_every_events: 4096,
+            advance_every_events: 32_768,
             publish_every: Duration::from_millis(250),
             tail_every: Duration::from_secs(1),
             compact_every_checkpoints: 16,
@@ -216,9 +229,11 @@ impl Pipeline for Aggregator {
             since_compaction: 0,
             last_publish: None,
             live_stale: false,
+            live_cost: Duration::ZERO,
             tail: TailBuffer::default(),
             last_tail: None,
             tail_stale: false,
+            tail_cost: Duration::ZERO,
             view: Arc::clone(&self.view),
         };
         let provisional = worker.fold.provisional();
@@ -254,12 +269,16 @@ pub struct AggregateWorker {
     last_publish: Option<Instant>,
     /// A batch ended since the live observations were last published.
     live_stale: bool,
+    /// How long the last publication of live observations took.
+    live_cost: Duration,
     /// What the tail holds between checkpoints.
     tail: TailBuffer,
     /// When the tail was last published (deferred like `last_publish`, by `tail_every`).
     last_tail: Option<Instant>,
     /// Events arrived since the tail was last published.
     tail_stale: bool,
+    /// How long the last refresh of the tail took (see [`PUBLISH_PAUSE_FACTOR`]).
+    tail_cost: Duration,
     view: Arc<LiveView>,
 }
 
@@ -277,6 +296,7 @@ impl AggregateWorker {
     /// Publishes the live observations; `anomalies_tail` are the provisional tail's
     /// anomalies when a checkpoint just computed them.
     fn publish(&mut self, anomalies_tail: Option<&std::collections::BTreeMap<String, u64>>) {
+        let started = Instant::now();
         self.view.publish(
             &self.topic,
             self.partition,
@@ -284,7 +304,9 @@ impl AggregateWorker {
             anomalies_tail,
             self.store.sequence(),
         );
-        self.last_publish = Some(Instant::now());
+        let now = Instant::now();
+        self.live_cost = now - started;
+        self.last_publish = Some(now);
         self.live_stale = false;
     }
 
@@ -308,6 +330,7 @@ impl AggregateWorker {
         match self.tail.take_new(&mut self.fold, &mut self.events) {
             Ok(()) => {
                 self.publish_tail();
+                self.tail_cost = started.elapsed();
                 tracing::trace!(
                     topic = %self.topic,
                     partition = self.partition,
@@ -341,14 +364,16 @@ impl AggregateWorker {
         let mut next: Option<Instant> = None;
         let mut defer = |at: Instant| next = Some(next.map_or(at, |n| n.min(at)));
         if self.live_stale {
-            match due_at(self.last_publish, self.settings.publish_every, now) {
+            let every = paced(self.settings.publish_every, self.live_cost);
+            match due_at(self.last_publish, every, now) {
                 Some(at) if at > now => defer(at),
                 Some(_) => self.publish(None),
                 None => {}
             }
         }
         if self.tail_stale {
-            match due_at(self.last_tail, self.settings.tail_every, now) {
+            let every = paced(self.settings.tail_every, self.tail_cost);
+            match due_at(self.last_tail, every, now) {
                 Some(at) if at > now => defer(at),
                 Some(_) => self.refresh_tail(),
                 None => {}
@@ -470,6 +495,16 @@ impl PartitionWorker for AggregateWorker {
     }
 }
 
+/// The interval between two publications: `every`, or [`PUBLISH_PAUSE_FACTOR`] times
+/// the last one's cost if longer. Zero stays zero: publishing after every batch was
+/// asked for explicitly (tests, and readers that want every row at once).
+fn paced(every: Duration, cost: Duration) -> Duration {
+    if every.is_zero() {
+        return every;
+    }
+    every.max(cost.saturating_mul(PUBLISH_PAUSE_FACTOR))
+}
+
 /// When work last done at `last` is due again, `every` later: now if never done; `None`
 /// (never) when the sum does not fit an `Instant`.
 fn due_at(last: Option<Instant>, every: Duration, now: Instant) -> Option<Instant> {
@@ -482,5 +517,20 @@ fn due_at(last: Option<Instant>, every: Duration, now: Instant) -> Option<Instan
 impl Drop for AggregateWorker {
     fn drop(&mut self) {
         self.view.release(&self.topic, self.partition);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_publication_is_paced_by_its_interval_or_by_its_cost_if_that_is_longer() {
+        let ms = Duration::from_millis;
+        assert_eq!(paced(ms(250), ms(10)), ms(250));
+        assert_eq!(paced(ms(250), ms(100)), ms(900));
+        assert_eq!(paced(Duration::MAX, ms(100)), Duration::MAX);
+        assert_eq!(paced(ms(250), Duration::MAX), Duration::MAX);
+        assert_eq!(paced(Duration::ZERO, ms(100)), Duration::ZERO);
     }
 }

@@ -421,7 +421,7 @@ impl TenantFold {
     }
 
     fn provisional(&self, config: &FoldConfig, out: &mut Tables) {
-        self.provisional_interactions(config, out);
+        self.provisional_interactions(config, true, out);
         for (agent_id, timeline) in &self.agents {
             agent_output(
                 &self.tenant_id,
@@ -437,8 +437,11 @@ impl TenantFold {
         }
     }
 
-    /// The provisional measures and rows of the interactions in memory.
-    fn provisional_interactions(&self, config: &FoldConfig, out: &mut Tables) {
+    /// The provisional measures of the interactions in memory, and their `interactions`
+    /// rows when `with_rows` (the live view needs only the measures: building a row per
+    /// visit of every interaction in memory, closed ones in their survey window included,
+    /// would cost it more than everything else it does).
+    fn provisional_interactions(&self, config: &FoldConfig, with_rows: bool, out: &mut Tables) {
         let settings = config.tenant(&self.tenant_id);
         let as_of = self.max_seen;
         for (id, state) in &self.interactions {
@@ -451,8 +454,10 @@ impl TenantFold {
                     as_of.saturating_add(1),
                     out,
                 );
-                out.interactions
-                    .extend(visit_rows(&self.tenant_id, id, generation));
+                if with_rows {
+                    out.interactions
+                        .extend(visit_rows(&self.tenant_id, id, generation));
+                }
             }
         }
     }

@@ -633,6 +633,23 @@ async fn invalid_messages_close_with_4400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_larger_than_the_read_buffer_is_read_whole() {
+    // The server reads 4 KiB at a time; a message ten times that (under the 64 KiB
+    // limit) arrives in pieces and is answered.
+    let folded = Folded::new(&two_queues(), FoldConfig::default(), 0).unwrap();
+    let api = api_over(&folded, stream_config());
+    let (address, _server) = api.listen().await.unwrap();
+    let token = api.token(TENANT, Role::Viewer, None);
+    let mut socket = connect(address, Some(&token)).await;
+    // Valid JSON (the contract refuses unknown fields): whitespace pads it.
+    let padded = format!(r#"{{"type":"ping"{}}}"#, " ".repeat(40_000));
+    socket.send(Message::text(padded)).await.unwrap();
+    assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
+    subscribe(&mut socket, "wall", "tenant", None).await;
+    assert_eq!(next_json(&mut socket).await["type"], "snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_are_coalesced_to_one_message_per_min_interval() {
     const ROUNDS: usize = 150;
     let min_interval = Duration::from_millis(300);

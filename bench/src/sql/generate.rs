@@ -26,6 +26,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use ccpulse_ingest::aggregate::AggregatorSettings;
 use ccpulse_ingest::fold::{Fold, FoldConfig};
 use ccpulse_ingest::store::{Commit, CompactionPolicy, DataDir, PartitionStore};
 use ccpulse_ingest::tables;
@@ -36,8 +37,6 @@ use serde::{Deserialize, Serialize};
 
 /// The topic name the partitions' files and checkpoints are filed under.
 const TOPIC: &str = "ccpulse.events";
-/// Events a worker folds between two `Fold::advance` calls, as the aggregator's default.
-const ADVANCE_EVERY: usize = 4096;
 /// A compaction is tried after this many checkpoints, as the aggregator's default.
 const COMPACT_EVERY: usize = 16;
 /// Events per message between the simulator and a worker.
@@ -263,6 +262,7 @@ fn fold_partition(
         created: EventsBatchBuilder::new(),
         totals: PartitionTotals::default(),
     };
+    let advance_every = AggregatorSettings::default().advance_every_events;
     let mut offset: i64 = 0;
     let (mut since_advance, mut since_checkpoint) = (0, 0);
     for chunk in events {
@@ -278,7 +278,7 @@ fn fold_partition(
             offset += 1;
             since_advance += 1;
             since_checkpoint += 1;
-            if since_advance >= ADVANCE_EVERY {
+            if since_advance >= advance_every {
                 worker.fold.advance();
                 since_advance = 0;
             }

@@ -81,6 +81,8 @@ pub(crate) struct ConsumerSection {
     /// … or this long after its first message not yet checkpointed.
     #[serde(with = "crate::duration::human")]
     pub(crate) checkpoint_interval: Duration,
+    /// The next checkpoint waits at least this many times the last one's duration.
+    pub(crate) checkpoint_pause_factor: u32,
     /// `session.timeout.ms`.
     #[serde(with = "crate::duration::human")]
     pub(crate) session_timeout: Duration,
@@ -121,6 +123,7 @@ impl From<&ConsumerSettings> for ConsumerSection {
             assignment_strategy: settings.assignment_strategy.clone(),
             checkpoint_every_messages: settings.checkpoint_every_messages,
             checkpoint_interval: settings.checkpoint_interval,
+            checkpoint_pause_factor: settings.checkpoint_pause_factor,
             session_timeout: settings.session_timeout,
             heartbeat_interval: settings.heartbeat_interval,
             max_poll_interval: settings.max_poll_interval,
@@ -147,6 +150,7 @@ impl From<ConsumerSection> for ConsumerSettings {
             assignment_strategy: section.assignment_strategy,
             checkpoint_every_messages: section.checkpoint_every_messages,
             checkpoint_interval: section.checkpoint_interval,
+            checkpoint_pause_factor: section.checkpoint_pause_factor,
             session_timeout: section.session_timeout,
             heartbeat_interval: section.heartbeat_interval,
             max_poll_interval: section.max_poll_interval,

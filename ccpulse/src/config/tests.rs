@@ -151,6 +151,7 @@ fn a_full_file_sets_every_section() {
         assignment_strategy = "range"
         checkpoint_every_messages = 1000
         checkpoint_interval = "2s"
+        checkpoint_pause_factor = 4
         session_timeout = "30s"
         heartbeat_interval = "5s"
         max_poll_interval = "10m"
@@ -200,6 +201,7 @@ fn a_full_file_sets_every_section() {
     assert_eq!(consumer.assignment_strategy, "range");
     assert_eq!(consumer.checkpoint_every_messages, 1000);
     assert_eq!(consumer.checkpoint_interval, Duration::from_secs(2));
+    assert_eq!(consumer.checkpoint_pause_factor, 4);
     assert_eq!(consumer.session_timeout, Duration::from_secs(30));
     assert_eq!(consumer.heartbeat_interval, Duration::from_secs(5));
     assert_eq!(consumer.max_poll_interval, Duration::from_secs(600));

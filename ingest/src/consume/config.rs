@@ -72,6 +72,16 @@ pub struct ConsumerSettings {
     /// first (an idle partition is not checkpointed). Default 5 s: a quiet partition's
     /// checkpoint and committed offset do not fall far behind.
     pub checkpoint_interval: Duration,
+    /// After a checkpoint that took `d`, the next one (by count or by time; not the
+    /// final one) waits until at least this many times `d` later. A checkpoint writes
+    /// the partition's whole saved state and provisional tail, so its cost grows with
+    /// what the partition holds in memory (open interactions, closed ones in their
+    /// survey window, agents); this bounds the share of the partition's thread that
+    /// checkpoints take to about `1 / (factor + 1)` whatever that is, at the price of
+    /// checkpoints further apart (more work redone after a crash) when the state is
+    /// large. Default 9 (about a tenth); 0 checkpoints exactly as the two settings
+    /// above say.
+    pub checkpoint_pause_factor: u32,
     /// Messages per batch handed from the poll loop to a partition's worker. Default
     /// 512: amortises the channel hand-off without delaying a partition much.
     pub max_batch_messages: usize,
@@ -123,6 +133,10 @@ fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(5)
 }
 
+fn default_checkpoint_pause_factor() -> u32 {
+    9
+}
+
 fn default_max_batch_messages() -> usize {
     512
 }
@@ -159,6 +173,7 @@ impl Default for ConsumerSettings {
             assignment_strategy: default_assignment_strategy(),
             checkpoint_every_messages: default_checkpoint_every_messages(),
             checkpoint_interval: default_checkpoint_interval(),
+            checkpoint_pause_factor: default_checkpoint_pause_factor(),
             max_batch_messages: default_max_batch_messages(),
             worker_queue_batches: default_worker_queue_batches(),
             stats_interval: default_stats_interval(),
@@ -168,6 +183,10 @@ impl Default for ConsumerSettings {
         }
     }
 }
+
+/// The largest [`ConsumerSettings::checkpoint_pause_factor`]: checkpoints at least 1 %
+/// of the time.
+const MAX_CHECKPOINT_PAUSE_FACTOR: u32 = 99;
 
 /// librdkafka's ceiling for `message.max.bytes`.
 const LIBRDKAFKA_MAX_MESSAGE_BYTES: usize = 1_000_000_000;
@@ -215,6 +234,12 @@ impl ConsumerSettings {
         }
         if self.checkpoint_interval.is_zero() {
             problems.push("checkpoint_interval must be > 0".to_owned());
+        }
+        if self.checkpoint_pause_factor > MAX_CHECKPOINT_PAUSE_FACTOR {
+            problems.push(format!(
+                "checkpoint_pause_factor ({}) exceeds {MAX_CHECKPOINT_PAUSE_FACTOR}",
+                self.checkpoint_pause_factor
+            ));
         }
         if self.max_batch_messages == 0 {
             problems.push("max_batch_messages must be > 0".to_owned());
@@ -267,6 +292,7 @@ mod tests {
             topic: "t".into(),
             dead_letter_topic: "t".into(),
             checkpoint_every_messages: 0,
+            checkpoint_pause_factor: 100,
             max_batch_messages: 0,
             dead_letter_truncate_bytes: 20 * 1024 * 1024,
             ..ConsumerSettings::default()
@@ -275,6 +301,7 @@ mod tests {
         for part in [
             "dead letters would be read back",
             "checkpoint_every_messages",
+            "checkpoint_pause_factor (100) exceeds 99",
             "max_batch_messages",
             "dead_letter_truncate_bytes",
         ] {

@@ -153,6 +153,8 @@ pub(crate) fn spawn<W: PartitionWorker>(
         tick_at: None,
         every_messages: settings.checkpoint_every_messages,
         interval: settings.checkpoint_interval,
+        pause_factor: settings.checkpoint_pause_factor,
+        pause_until: None,
         pending: PendingLetters::default(),
         log_limit: LogLimit::default(),
         redelivery_log_limit: LogLimit::default(),
@@ -179,6 +181,11 @@ struct WorkerLoop<W> {
     tick_at: Option<Instant>,
     every_messages: u64,
     interval: Duration,
+    /// [`ConsumerSettings::checkpoint_pause_factor`].
+    pause_factor: u32,
+    /// No periodic checkpoint before this: the last one's end plus `pause_factor` times
+    /// its duration.
+    pause_until: Option<Instant>,
     pending: PendingLetters,
     log_limit: LogLimit,
     redelivery_log_limit: LogLimit,
@@ -203,9 +210,7 @@ impl<W: PartitionWorker> WorkerLoop<W> {
 
     fn run(mut self, input: Receiver<WorkerInput>) {
         loop {
-            let checkpoint_at = self
-                .first_uncheckpointed_at
-                .map(|since| since + self.interval);
+            let checkpoint_at = self.checkpoint_due_at();
             let wake_at = match (checkpoint_at, self.tick_at) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -264,11 +269,7 @@ impl<W: PartitionWorker> WorkerLoop<W> {
             self.process(record)?;
         }
         self.tick_at = self.worker.end_batch();
-        if self.uncheckpointed >= self.every_messages {
-            self.checkpoint(true)
-        } else {
-            self.checkpoint_if_due()
-        }
+        self.checkpoint_if_due()
     }
 
     fn process(&mut self, record: &Record) -> Result<(), ConsumeError> {
@@ -325,9 +326,22 @@ impl<W: PartitionWorker> WorkerLoop<W> {
         Ok(())
     }
 
+    /// When the next periodic checkpoint is due: `interval` after the first message not
+    /// yet checkpointed, or now once `every_messages` are waiting; in both cases not
+    /// before the pause after the last one. `None` when nothing waits.
+    fn checkpoint_due_at(&self) -> Option<Instant> {
+        let since = self.first_uncheckpointed_at?;
+        let due = if self.uncheckpointed >= self.every_messages {
+            since
+        } else {
+            since + self.interval
+        };
+        Some(self.pause_until.map_or(due, |until| due.max(until)))
+    }
+
     fn checkpoint_if_due(&mut self) -> Result<(), ConsumeError> {
-        match self.first_uncheckpointed_at {
-            Some(since) if since.elapsed() >= self.interval => self.checkpoint(true),
+        match self.checkpoint_due_at() {
+            Some(at) if at <= Instant::now() => self.checkpoint(true),
             _ => Ok(()),
         }
     }
@@ -351,10 +365,13 @@ impl<W: PartitionWorker> WorkerLoop<W> {
                 next_offset,
                 source,
             })?;
+        let ended = Instant::now();
+        let took = ended - started;
+        self.pause_until = ended.checked_add(took.saturating_mul(self.pause_factor));
         tracing::debug!(
             next_offset,
             messages = self.uncheckpointed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed_ms = took.as_millis() as u64,
             "partition checkpointed"
         );
         self.checkpointed = Some(next_offset);
@@ -412,6 +429,8 @@ mod tests {
         panic_on_event: bool,
         /// Ask for a tick at once after every batch.
         ticks: bool,
+        /// How long each checkpoint takes.
+        checkpoint_takes: Duration,
     }
 
     impl PartitionWorker for Fake {
@@ -436,6 +455,8 @@ mod tests {
             if self.fail_checkpoints {
                 return Err("disk full".into());
             }
+            // Stands in for the cost of writing a large state, which the pause is about.
+            std::thread::sleep(self.checkpoint_takes);
             self.log
                 .lock()
                 .unwrap()
@@ -463,9 +484,29 @@ mod tests {
         panic_on_event: bool,
         ticks: bool,
     ) -> Harness {
+        // No pause: checkpoints exactly every 3 messages, however long one takes.
+        paced_harness(
+            resume_at,
+            fail_checkpoints,
+            panic_on_event,
+            ticks,
+            0,
+            Duration::ZERO,
+        )
+    }
+
+    fn paced_harness(
+        resume_at: Option<i64>,
+        fail_checkpoints: bool,
+        panic_on_event: bool,
+        ticks: bool,
+        checkpoint_pause_factor: u32,
+        checkpoint_takes: Duration,
+    ) -> Harness {
         let settings = ConsumerSettings {
             checkpoint_every_messages: 3,
             checkpoint_interval: Duration::from_secs(3600),
+            checkpoint_pause_factor,
             ..ConsumerSettings::default()
         };
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -489,6 +530,7 @@ mod tests {
             fail_checkpoints,
             panic_on_event,
             ticks,
+            checkpoint_takes,
         };
         let (input, thread) = spawn(fake, parts, &settings).expect("spawn");
         Harness {
@@ -547,6 +589,54 @@ mod tests {
             [(2, (7, 14))]
         );
         assert!(!shared.has_failed());
+    }
+
+    #[test]
+    fn a_checkpoint_due_during_the_pause_after_a_slow_one_waits_for_its_end() {
+        // The first checkpoint takes 50 ms: with a factor of 99 the next one waits about
+        // 5 s, far longer than the second batch takes to arrive.
+        let harness = paced_harness(Some(10), false, false, false, 99, Duration::from_millis(50));
+        harness.input.send(batch(10..13)).unwrap();
+        harness.input.send(batch(13..16)).unwrap();
+        let shared = Arc::clone(&harness.shared);
+        let (reply, log) = finish(harness);
+        // Only the final checkpoint (which never waits) covers the second batch.
+        assert_eq!(reply.expect("a reply").expect("ok"), Some(16));
+        assert_eq!(
+            log.iter().filter(|l| l.starts_with("checkpoint")).count(),
+            2
+        );
+        assert_eq!(
+            shared.take_commits().into_iter().collect::<Vec<_>>(),
+            [(2, (7, 13))]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_deferred_by_the_pause_comes_at_its_end_without_a_new_batch() {
+        let harness = paced_harness(Some(10), false, false, false, 2, Duration::from_millis(20));
+        harness.input.send(batch(10..13)).unwrap();
+        harness.input.send(batch(13..16)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let commits = harness.shared.take_commits();
+            if commits.get(&2) == Some(&(7, 16)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the deferred checkpoint never came"
+            );
+            std::thread::yield_now();
+        }
+        let (reply, log) = finish(harness);
+        assert_eq!(reply.expect("a reply").expect("ok"), Some(16));
+        assert_eq!(
+            log.iter()
+                .filter(|l| l.starts_with("checkpoint"))
+                .collect::<Vec<_>>(),
+            ["checkpoint 13", "checkpoint 16"]
+        );
     }
 
     #[test]

@@ -169,7 +169,7 @@ impl TenantFold {
         let current = interval_start(as_of);
 
         let mut provisional = super::rows::Tables::default();
-        self.provisional_interactions(config, &mut provisional);
+        self.provisional_interactions(config, false, &mut provisional);
         let mut today: BTreeMap<String, QueueMeasures> = BTreeMap::new();
         let mut now: BTreeMap<String, QueueMeasures> = BTreeMap::new();
         let mut channels: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
