@@ -44,7 +44,9 @@
 //!
 //! 1. A worker calls [`PartitionWorker::checkpoint`]`(next_offset)` after
 //!    `checkpoint_every_messages` messages or `checkpoint_interval` after the first
-//!    message not yet checkpointed, whichever comes first; on revocation; on shutdown;
+//!    message not yet checkpointed, whichever comes first, but not sooner than
+//!    `checkpoint_pause_factor` times the previous checkpoint's duration after it (its
+//!    cost grows with the partition's state); on revocation; on shutdown;
 //!    and at the end of [`RunMode::UntilCaughtUp`]. Never when nothing new was
 //!    processed.
 //! 2. Before that call, it waits until the broker has acknowledged every dead letter it
