@@ -17,7 +17,7 @@ const TARGET_EVENTS_PER_S: f64 = 1_000_000.0;
 const STAGES: [(&str, &str); 3] = [
     (
         "fold/apply",
-        "fold (`Fold::apply`, advancing every 4,096 events)",
+        "fold (`Fold::apply`, advancing as the aggregator does by default)",
     ),
     ("decode/json", "decode and validate the JSON (`decode`)"),
     (

@@ -184,8 +184,9 @@ impl Default for ConsumerSettings {
     }
 }
 
-/// The largest [`ConsumerSettings::checkpoint_pause_factor`]: checkpoints at least 1 %
-/// of the time.
+/// The largest [`ConsumerSettings::checkpoint_pause_factor`]: a pause of 99 times a
+/// checkpoint's duration leaves checkpoints about 1 % of a partition's thread; more
+/// would only push them further apart.
 const MAX_CHECKPOINT_PAUSE_FACTOR: u32 = 99;
 
 /// librdkafka's ceiling for `message.max.bytes`.
