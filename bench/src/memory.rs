@@ -406,15 +406,12 @@ impl Measured {
                 per_contact <= TARGET_PER_INTERACTION,
             )],
             notes: vec![
-                format!(
-                    "What an open interaction costs: the fold keeps every event of an open \
-                     interaction (to re-derive its visits whatever the arrival order, \
-                     metrics.md), as the decoded `Event` struct ({} bytes, one flat struct \
-                     for every type) plus one heap allocation per string field, and each \
-                     event id in the dedupe map; then its derived visits and its due-time \
-                     entry. A compact per-type record with interned ids would cut most of it.",
-                    std::mem::size_of::<Event<'static>>()
-                ),
+                "What an open interaction costs: the fold keeps every event of an open \
+                 interaction (to re-derive its visits whatever the arrival order, \
+                 metrics.md) as a record of the fields derivation reads (queue, agent and \
+                 campaign ids shared per tenant, the event id shared with the dedupe map), \
+                 its id, its derived visits and stamped measures, and its due-time entry."
+                    .into(),
                 "The target is judged on the heap: RSS also keeps what the allocator holds \
                  after frees (the raw-events buffer emptied by each checkpoint, for one), so \
                  it is an upper bound that depends on allocation order."

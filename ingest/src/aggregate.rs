@@ -300,7 +300,7 @@ impl AggregateWorker {
         self.view.publish(
             &self.topic,
             self.partition,
-            &self.fold,
+            &mut self.fold,
             anomalies_tail,
             self.store.sequence(),
         );

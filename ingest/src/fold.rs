@@ -16,6 +16,7 @@
 //!
 //! # Layout
 //! - `order`: the canonical event order (time, lifecycle rank, id).
+//! - `record`: what the fold keeps of an interaction's event, with shared ids.
 //! - `interaction`: one interaction's events → visits, stamped measures, activities.
 //! - `agent`: agents' effective-state timelines.
 //! - [`measures`]: the additive interval measures.
@@ -36,12 +37,18 @@ mod interaction;
 pub mod live;
 pub mod measures;
 mod order;
+mod record;
 pub mod reference;
 pub mod rows;
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+// hashbrown with foldhash (through DataFusion, so one copy of the crate): the fold hashes
+// an event id and an interaction id or two per event, and std's SipHash was 8 % of it.
+// Its seed is random per process, as std's is.
+use datafusion::common::HashMap;
 
 use ccpulse_schemas::metrics::interval_start;
 use ccpulse_schemas::settings::TenantSettings;
@@ -51,6 +58,7 @@ pub use agent::EffectiveState;
 use agent::{AgentTimeline, TimelineOutput};
 use interaction::{Contribution, Generation, Terminal, Windows};
 use measures::QueueRules;
+use record::{Id, Interner, Record};
 use rows::{AgentKey, AgentStateRow, CampaignKey, InteractionRow, QueueInterval, QueueKey, Tables};
 pub use state::{STATE_VERSION, StateError};
 
@@ -140,27 +148,52 @@ struct TenantFold {
     max_seen: i64,
     /// Everything stamped before this is final and emitted.
     finalized_to: i64,
-    interactions: HashMap<String, InteractionState>,
+    interactions: HashMap<Id, InteractionState>,
     /// (due time, interaction id): when an interaction has something to emit or finish.
-    due: BTreeSet<(i64, String)>,
+    due: BTreeSet<(i64, Id)>,
     agents: BTreeMap<String, AgentTimeline>,
-    /// Event ids seen, with their event time (pruned behind the horizon).
-    seen: HashMap<String, i64>,
+    /// Event ids seen, with their event time (pruned behind the horizon). The ids are
+    /// shared with the records that hold them.
+    seen: HashMap<Id, i64>,
     seen_pruned_len: usize,
     /// Final queue measures of recent intervals, for the live view's "today".
     recent_queue: BTreeMap<QueueKey, QueueInterval>,
     /// Duplicates counted per tenant (anomaly `duplicate_event_id`).
     duplicates: u64,
+    /// The tenant's queue, agent, campaign and disposition ids, one copy each.
+    ids: Interner,
+    /// Interactions with events not derived yet (see [`TenantFold::settle`]).
+    dirty: Vec<Id>,
 }
 
 /// One interaction id's events still in memory and what they derive.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct InteractionState {
-    events: Vec<Event<'static>>,
+    /// The interaction id (shared with the map's key and the due index).
+    id: Id,
+    events: Vec<Record>,
     generations: Vec<Generation>,
+    /// Its entry in [`TenantFold::due`]; `i64::MIN` while it has none (no event time
+    /// is that early).
     due_at: i64,
     /// Agents whose timelines hold this interaction's activities.
-    agents: Vec<String>,
+    agents: Vec<Id>,
+    /// Events came since `generations` was derived (it is listed in
+    /// [`TenantFold::dirty`]).
+    dirty: bool,
+}
+
+impl InteractionState {
+    fn new(id: Id, events: Vec<Record>) -> Self {
+        Self {
+            id,
+            events,
+            generations: Vec::new(),
+            due_at: i64::MIN,
+            agents: Vec::new(),
+            dirty: false,
+        }
+    }
 }
 
 impl Fold {
@@ -183,7 +216,16 @@ impl Fold {
     /// API). What is already folded stays as it was computed: interval rows carry the
     /// service-level threshold they were counted with.
     pub fn set_config(&mut self, config: Arc<FoldConfig>) {
+        self.settle();
         self.config = config;
+    }
+
+    /// Derives the interactions that had events since they were last derived. Every
+    /// method that reads derived state calls it first; `apply` only files the event.
+    fn settle(&mut self) {
+        for tenant in self.tenants.values_mut() {
+            tenant.settle(&self.config);
+        }
     }
 
     /// Counters of what was folded.
@@ -194,10 +236,13 @@ impl Fold {
     /// Folds one valid event (from [`ccpulse_schemas::v1::decode`]).
     pub fn apply(&mut self, event: &Event<'_>) -> Applied {
         let config = Arc::clone(&self.config);
-        let tenant = self
-            .tenants
-            .entry(event.tenant_id.to_string())
-            .or_insert_with(|| TenantFold::new(&event.tenant_id));
+        if !self.tenants.contains_key(event.tenant_id.as_ref()) {
+            let tenant = TenantFold::new(&event.tenant_id);
+            self.tenants.insert(event.tenant_id.to_string(), tenant);
+        }
+        let Some(tenant) = self.tenants.get_mut(event.tenant_id.as_ref()) else {
+            unreachable!("the tenant was just added");
+        };
         if tenant.seen.contains_key(event.event_id.as_ref()) {
             self.stats.duplicates += 1;
             tenant.duplicates += 1;
@@ -207,19 +252,19 @@ impl Fold {
             self.stats.too_late += 1;
             return Applied::TooLate;
         }
-        tenant
-            .seen
-            .insert(event.event_id.to_string(), event.occurred_at);
+        let event_id = Id::from(event.event_id.as_ref());
+        tenant.seen.insert(Id::clone(&event_id), event.occurred_at);
         tenant.max_seen = tenant.max_seen.max(event.occurred_at);
-        *self
-            .stats
-            .by_type
-            .entry(event.event_type.as_str().to_owned())
-            .or_default() += 1;
+        let type_name = event.event_type.as_str();
+        match self.stats.by_type.get_mut(type_name) {
+            Some(count) => *count += 1,
+            None => {
+                self.stats.by_type.insert(type_name.to_owned(), 1);
+            }
+        }
         let Some(known) = event.event_type.known() else {
             return Applied::Folded;
         };
-        let owned = event.clone().into_owned();
         match known.family() {
             EventFamily::Agent => {
                 let agent_id = event.agent_id.as_deref().unwrap_or_default();
@@ -228,18 +273,28 @@ impl Fold {
                     .agents
                     .entry(agent_id.to_owned())
                     .or_insert_with(|| AgentTimeline::new(finalized_to));
-                order::insert_sorted(&mut timeline.events, owned);
+                order::insert_sorted(&mut timeline.events, event.clone().into_owned());
             }
             EventFamily::Interaction | EventFamily::Dialer => {
-                let id = event
-                    .interaction_id
-                    .as_deref()
-                    .unwrap_or_default()
-                    .to_owned();
-                let state = tenant.interactions.entry(id.clone()).or_default();
-                order::insert_sorted(&mut state.events, owned);
-                let finalized_to = tenant.finalized_to;
-                tenant.refresh(&config, &id, finalized_to);
+                let record = Record::new(event, event_id, known, &mut tenant.ids);
+                let id = event.interaction_id.as_deref().unwrap_or_default();
+                let state = match tenant.interactions.get_mut(id) {
+                    Some(state) => {
+                        order::insert_sorted(&mut state.events, record);
+                        state
+                    }
+                    None => {
+                        let key = Id::from(id);
+                        let state = InteractionState::new(Id::clone(&key), vec![record]);
+                        tenant.interactions.entry(key).or_insert(state)
+                    }
+                };
+                // Derived when next read: an interaction whose events arrive between two
+                // reads is derived once, not once per event.
+                if !state.dirty {
+                    state.dirty = true;
+                    tenant.dirty.push(Id::clone(&state.id));
+                }
             }
         }
         Applied::Folded
@@ -248,6 +303,7 @@ impl Fold {
     /// Makes final everything before each tenant's horizon; the rows go to the
     /// pending output ([`Fold::take_final`]).
     pub fn advance(&mut self) {
+        self.settle();
         let config = Arc::clone(&self.config);
         for tenant in self.tenants.values_mut() {
             let horizon = tenant.horizon(&config);
@@ -264,7 +320,8 @@ impl Fold {
     }
 
     /// The provisional tail: everything not final yet, as of each tenant's latest event.
-    pub fn provisional(&self) -> Tables {
+    pub fn provisional(&mut self) -> Tables {
+        self.settle();
         let mut tables = Tables::default();
         for tenant in self.tenants.values() {
             tenant.provisional(&self.config, &mut tables);
@@ -294,11 +351,21 @@ impl TenantFold {
             seen_pruned_len: 0,
             recent_queue: BTreeMap::new(),
             duplicates: 0,
+            ids: Interner::default(),
+            dirty: Vec::new(),
         }
     }
 
     fn horizon(&self, config: &FoldConfig) -> i64 {
         self.max_seen.saturating_sub(config.allowed_lateness_ms)
+    }
+
+    /// Derives every interaction with events since it was last derived.
+    fn settle(&mut self, config: &FoldConfig) {
+        let finalized_to = self.finalized_to;
+        for id in std::mem::take(&mut self.dirty) {
+            self.refresh(config, &id, finalized_to);
+        }
     }
 
     /// Re-derives interaction `id` from its events and updates agents and the due index.
@@ -308,34 +375,50 @@ impl TenantFold {
         let Some(state) = self.interactions.get_mut(id) else {
             return;
         };
+        state.dirty = false;
         state.generations = interaction::derive(&state.events, config.windows(), &|queue, at| {
             settings.in_business_hours(queue, at)
         });
-        let mut by_agent: HashMap<String, Vec<interaction::Activity>> = HashMap::new();
+        // An interaction has an agent or two: a list is cheaper than a map.
+        let mut by_agent: Vec<(Id, Vec<interaction::Activity>)> = Vec::new();
         for activity in state.generations.iter().flat_map(|g| &g.activities) {
-            by_agent
-                .entry(activity.agent.clone())
-                .or_default()
-                .push(activity.clone());
+            match by_agent
+                .iter_mut()
+                .find(|(agent, _)| *agent == activity.agent)
+            {
+                Some((_, activities)) => activities.push(activity.clone()),
+                None => by_agent.push((Id::clone(&activity.agent), vec![activity.clone()])),
+            }
         }
         for agent in &state.agents {
-            if !by_agent.contains_key(agent)
-                && let Some(timeline) = self.agents.get_mut(agent)
+            if !by_agent.iter().any(|(a, _)| a == agent)
+                && let Some(timeline) = self.agents.get_mut(agent.as_ref())
             {
                 timeline.activities.remove(id);
             }
         }
-        state.agents = by_agent.keys().cloned().collect();
+        state.agents = by_agent.iter().map(|(agent, _)| Id::clone(agent)).collect();
         for (agent, activities) in by_agent {
-            self.agents
-                .entry(agent)
-                .or_insert_with(|| AgentTimeline::new(finalized_to))
-                .activities
-                .insert(id.to_owned(), activities);
+            let timeline = match self.agents.get_mut(agent.as_ref()) {
+                Some(timeline) => timeline,
+                None => self
+                    .agents
+                    .entry(agent.to_string())
+                    .or_insert_with(|| AgentTimeline::new(finalized_to)),
+            };
+            match timeline.activities.get_mut(id) {
+                Some(slot) => *slot = activities,
+                None => {
+                    timeline.activities.insert(id.to_owned(), activities);
+                }
+            }
         }
-        self.due.remove(&(state.due_at, id.to_owned()));
-        state.due_at = next_due(&state.generations, finalized_to);
-        self.due.insert((state.due_at, id.to_owned()));
+        let due_at = next_due(&state.generations, finalized_to);
+        if due_at != state.due_at {
+            self.due.remove(&(state.due_at, Id::clone(&state.id)));
+            state.due_at = due_at;
+            self.due.insert((due_at, Id::clone(&state.id)));
+        }
     }
 
     fn advance_to(&mut self, config: &FoldConfig, to: i64, out: &mut Tables) {
@@ -345,16 +428,17 @@ impl TenantFold {
         let from = self.finalized_to;
         let settings = config.tenant(&self.tenant_id);
         // Interactions first: finishing a generation fixes its activities' ends, which
-        // the agents' timelines read next.
+        // the agents' timelines read next. Their rows are gathered here and merged into
+        // `out` once: merging per interaction compared and dropped a key per measure.
+        let mut emitted = Tables::default();
         while let Some((due_at, id)) = self.due.first().cloned() {
             if due_at >= to {
                 break;
             }
             self.due.pop_first();
-            let Some(mut state) = self.interactions.remove(&id) else {
+            let Some(mut state) = self.interactions.remove(id.as_ref()) else {
                 continue;
             };
-            let mut emitted = Tables::default();
             for generation in &state.generations {
                 emit_stamped(
                     &self.tenant_id,
@@ -374,18 +458,16 @@ impl TenantFold {
                     .interactions
                     .extend(visit_rows(&self.tenant_id, &id, generation));
                 for activity in &generation.activities {
-                    if let Some(timeline) = self.agents.get_mut(&activity.agent) {
+                    if let Some(timeline) = self.agents.get_mut(activity.agent.as_ref()) {
                         timeline.retired.push(activity.clone());
                     }
                 }
                 finished = generation.end;
             }
-            self.remember_recent(&emitted);
-            out.merge(emitted);
             state.events.drain(..finished);
             for agent in &state.agents {
-                if let Some(timeline) = self.agents.get_mut(agent) {
-                    timeline.activities.remove(&id);
+                if let Some(timeline) = self.agents.get_mut(agent.as_ref()) {
+                    timeline.activities.remove(id.as_ref());
                 }
             }
             state.agents.clear();
@@ -397,6 +479,8 @@ impl TenantFold {
             // Everything before `to` has just been emitted.
             self.refresh(config, &id, to);
         }
+        self.remember_recent(&emitted);
+        out.merge(emitted);
         for (agent_id, timeline) in &mut self.agents {
             let output = timeline.advance(to);
             agent_output(&self.tenant_id, agent_id, output, out);
@@ -407,6 +491,7 @@ impl TenantFold {
             self.seen.retain(|_, at| *at >= to);
             self.seen_pruned_len = self.seen.len();
         }
+        self.ids.prune();
         let keep_from = interval_start(self.max_seen.saturating_sub(2 * 86_400_000));
         self.recent_queue
             .retain(|key, _| key.interval_start >= keep_from);
@@ -503,7 +588,7 @@ fn emit_stamped(
                 };
                 let key = QueueKey {
                     tenant_id: tenant_id.to_owned(),
-                    queue_id: queue_id.clone(),
+                    queue_id: queue_id.to_string(),
                     channel: *channel,
                     direction: *direction,
                     interval_start: interval,
@@ -515,7 +600,7 @@ fn emit_stamped(
             Contribution::Agent { agent_id, event } => {
                 let key = AgentKey {
                     tenant_id: tenant_id.to_owned(),
-                    agent_id: agent_id.clone(),
+                    agent_id: agent_id.to_string(),
                     interval_start: interval,
                 };
                 out.agent_intervals.entry(key).or_default().add(event);
@@ -523,7 +608,7 @@ fn emit_stamped(
             Contribution::Campaign { campaign_id, event } => {
                 let key = CampaignKey {
                     tenant_id: tenant_id.to_owned(),
-                    campaign_id: campaign_id.clone(),
+                    campaign_id: campaign_id.to_string(),
                     interval_start: interval,
                 };
                 out.campaign_intervals.entry(key).or_default().add(event);
@@ -569,11 +654,11 @@ fn visit_rows(
                 tenant_id: tenant_id.to_owned(),
                 interaction_id: interaction_id.to_owned(),
                 visit: visit.number,
-                queue_id: visit.queue_id.clone(),
+                queue_id: visit.queue_id.as_deref().map(str::to_owned),
                 channel: visit.channel.as_str(),
                 direction: visit.direction.as_str(),
-                campaign_id: visit.campaign_id.clone(),
-                agent_id: leg.map(|l| l.agent.clone()),
+                campaign_id: visit.campaign_id.as_deref().map(str::to_owned),
+                agent_id: leg.map(|l| l.agent.to_string()),
                 queued_at: visit.queued_at,
                 answered_at: terminal_at(Terminal::Answered),
                 abandoned_at: terminal_at(Terminal::Abandoned),
@@ -588,7 +673,7 @@ fn visit_rows(
                 acw_ms,
                 handle_ms,
                 transferred: visit.transfers > 0,
-                disposition: leg.and_then(|l| l.disposition.clone()),
+                disposition: leg.and_then(|l| l.disposition.as_deref().map(str::to_owned)),
                 csat: visit.csat,
                 in_business_hours: visit.in_business_hours,
             }

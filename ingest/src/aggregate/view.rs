@@ -113,7 +113,7 @@ impl LiveView {
         &self,
         topic: &str,
         partition: i32,
-        fold: &Fold,
+        fold: &mut Fold,
         anomalies_tail: Option<&BTreeMap<String, u64>>,
         checkpoint_sequence: Option<u64>,
     ) {

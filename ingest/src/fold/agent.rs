@@ -11,7 +11,9 @@
 //! status at `base_at` (everything before it is final and already emitted), the
 //! presence events from `base_at` on, and the activities that reach past `base_at`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use datafusion::common::HashMap;
 
 use ccpulse_schemas::metrics::{INTERVAL_MS, interval_start};
 use ccpulse_schemas::v1::{Event, KnownEventType as K, Presence};

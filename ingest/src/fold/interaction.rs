@@ -31,8 +31,10 @@
 //! the stale timeout.
 
 use ccpulse_schemas::v1::{
-    Channel, DialResult, Direction, Event, KnownEventType as K, PreviewAction, TransferType,
+    Channel, DialResult, Direction, KnownEventType as K, PreviewAction, TransferType,
 };
+
+use super::record::{Id, Record, empty_id};
 
 /// Timing rules of the derivation.
 #[derive(Debug, Clone, Copy)]
@@ -54,32 +56,32 @@ pub(crate) enum Terminal {
 /// One agent's part in a visit.
 #[derive(Debug, Clone)]
 pub(crate) struct Leg {
-    pub(crate) agent: String,
+    pub(crate) agent: Id,
     pub(crate) answered_at: i64,
     pub(crate) holds: Vec<i64>,
     pub(crate) hold_open: Option<i64>,
     pub(crate) conversation_ended_at: Option<i64>,
     pub(crate) wrapup_at: Option<i64>,
-    pub(crate) disposition: Option<String>,
+    pub(crate) disposition: Option<Id>,
 }
 
 /// One queue visit.
 #[derive(Debug, Clone)]
 pub(crate) struct Visit {
     pub(crate) number: u32,
-    pub(crate) queue_id: Option<String>,
+    pub(crate) queue_id: Option<Id>,
     pub(crate) channel: Channel,
     pub(crate) direction: Direction,
-    pub(crate) campaign_id: Option<String>,
+    pub(crate) campaign_id: Option<Id>,
     pub(crate) queued_at: Option<i64>,
     pub(crate) terminal: Option<(Terminal, i64)>,
     /// Legs in the order agents joined; the first is the visit's agent.
     pub(crate) legs: Vec<Leg>,
     /// Agents named by a consult transfer to an agent, who may join as a leg.
-    pub(crate) invited: Vec<String>,
+    pub(crate) invited: Vec<Id>,
     pub(crate) transfers: u32,
     /// Open offers: agent and start.
-    pub(crate) alerting: Vec<(String, i64)>,
+    pub(crate) alerting: Vec<(Id, i64)>,
     pub(crate) csat: Option<u8>,
     pub(crate) in_business_hours: bool,
 }
@@ -120,7 +122,7 @@ pub(crate) enum ActivityKind {
 /// An activity of an agent: `[start, end)`, `end` `None` while it goes on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Activity {
-    pub(crate) agent: String,
+    pub(crate) agent: Id,
     pub(crate) kind: ActivityKind,
     pub(crate) start: i64,
     pub(crate) end: Option<i64>,
@@ -194,17 +196,17 @@ pub(crate) enum CampaignEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Contribution {
     Queue {
-        queue_id: String,
+        queue_id: Id,
         channel: Channel,
         direction: Direction,
         event: QueueEvent,
     },
     Agent {
-        agent_id: String,
+        agent_id: Id,
         event: AgentEvent,
     },
     Campaign {
-        campaign_id: String,
+        campaign_id: Id,
         event: CampaignEvent,
     },
     Anomaly(Anomaly),
@@ -231,7 +233,7 @@ pub(crate) struct Generation {
 
 /// Derives every generation of one interaction's events (canonical order).
 pub(crate) fn derive(
-    events: &[Event<'static>],
+    events: &[Record],
     windows: Windows,
     in_business_hours: &dyn Fn(Option<&str>, i64) -> bool,
 ) -> Vec<Generation> {
@@ -253,6 +255,8 @@ pub(crate) fn derive(
     if builder.started() {
         generations.push(builder.finish(events.len(), windows));
     }
+    // The result stays in memory as long as the interaction: no spare capacity.
+    generations.shrink_to_fit();
     generations
 }
 
@@ -260,7 +264,7 @@ pub(crate) fn derive(
 struct Builder<'f> {
     count: usize,
     last_event_at: i64,
-    campaign_id: Option<String>,
+    campaign_id: Option<Id>,
     visits: Vec<Visit>,
     stamped: Vec<Stamped>,
     activities: Vec<Activity>,
@@ -306,6 +310,9 @@ impl<'f> Builder<'f> {
                 contribution: Contribution::Anomaly(Anomaly::StaleInteraction),
             });
         }
+        self.visits.shrink_to_fit();
+        self.stamped.shrink_to_fit();
+        self.activities.shrink_to_fit();
         Generation {
             end,
             visits: self.visits,
@@ -337,9 +344,9 @@ impl<'f> Builder<'f> {
         self.stamp(at, contribution);
     }
 
-    fn start_activity(&mut self, agent: &str, kind: ActivityKind, start: i64) {
+    fn start_activity(&mut self, agent: &Id, kind: ActivityKind, start: i64) {
         self.activities.push(Activity {
-            agent: agent.to_owned(),
+            agent: Id::clone(agent),
             kind,
             start,
             end: None,
@@ -351,7 +358,7 @@ impl<'f> Builder<'f> {
             .activities
             .iter_mut()
             .rev()
-            .find(|a| a.agent == agent && a.kind == kind && a.end.is_none())
+            .find(|a| *a.agent == *agent && a.kind == kind && a.end.is_none())
         {
             activity.end = Some(end);
         }
@@ -364,12 +371,11 @@ impl<'f> Builder<'f> {
         }
     }
 
-    fn open_visit(&mut self, event: &Event<'_>, queued_at: Option<i64>) -> usize {
-        let queue_id = event.queue_id.as_deref().map(str::to_owned);
+    fn open_visit(&mut self, event: &Record, queued_at: Option<i64>) -> usize {
+        let queue_id = event.queue_id.clone();
         let campaign_id = event
             .campaign_id
-            .as_deref()
-            .map(str::to_owned)
+            .clone()
             .or_else(|| self.campaign_id.clone());
         let in_business_hours = (self.in_business_hours)(queue_id.as_deref(), event.occurred_at);
         self.visits.push(Visit {
@@ -396,32 +402,30 @@ impl<'f> Builder<'f> {
             visit
                 .legs
                 .iter()
-                .rposition(|leg| leg.agent == agent)
+                .rposition(|leg| *leg.agent == *agent)
                 .map(|l| (v, l))
         })
     }
 
-    fn apply(&mut self, event: &Event<'_>) {
+    fn apply(&mut self, event: &Record) {
         self.count += 1;
         self.last_event_at = self.last_event_at.max(event.occurred_at);
-        let Some(kind) = event.event_type.known() else {
-            return;
-        };
+        let kind = event.kind;
         let at = event.occurred_at;
-        if let Some(campaign) = event.campaign_id.as_deref()
+        if let Some(campaign) = &event.campaign_id
             && self.campaign_id.is_none()
         {
-            self.campaign_id = Some(campaign.to_owned());
+            self.campaign_id = Some(Id::clone(campaign));
         }
-        let agent = event.agent_id.as_deref();
+        let agent = event.agent_id.as_ref();
         match kind {
             K::InteractionQueued => {
                 let v = self.open_visit(event, Some(at));
                 self.queue_stamp(at, v, QueueEvent::Offered);
             }
-            K::InteractionOffered => self.offered(event, agent.unwrap_or_default()),
+            K::InteractionOffered => self.offered(event, agent.unwrap_or(empty_id())),
             K::InteractionOfferMissed => {
-                let agent = agent.unwrap_or_default();
+                let agent = agent.unwrap_or(empty_id());
                 if let Some(v) = self.visits.len().checked_sub(1) {
                     let visit = &mut self.visits[v];
                     if let Some(i) = visit.alerting.iter().position(|(a, _)| a == agent) {
@@ -437,7 +441,7 @@ impl<'f> Builder<'f> {
                     },
                 );
             }
-            K::InteractionAnswered => self.answered(event, agent.unwrap_or_default()),
+            K::InteractionAnswered => self.answered(event, agent.unwrap_or(empty_id())),
             K::InteractionAbandoned | K::InteractionFlowedOut => {
                 let terminal = if kind == K::InteractionAbandoned {
                     Terminal::Abandoned
@@ -447,7 +451,7 @@ impl<'f> Builder<'f> {
                 self.unanswered(event, terminal);
             }
             K::InteractionHoldStarted | K::InteractionHoldEnded => {
-                let agent = agent.unwrap_or_default();
+                let agent = agent.unwrap_or(empty_id());
                 let Some((v, l)) = self.leg_of(agent) else {
                     self.anomaly(at, Anomaly::Orphan);
                     return;
@@ -465,14 +469,14 @@ impl<'f> Builder<'f> {
                     return;
                 };
                 self.visits[v].transfers += 1;
-                if let Some(to) = event.to_agent_id.as_deref() {
-                    self.visits[v].invited.push(to.to_owned());
+                if let Some(to) = &event.to_agent_id {
+                    self.visits[v].invited.push(Id::clone(to));
                 }
                 let transfer_type = event.transfer_type.unwrap_or(TransferType::Blind);
                 self.queue_stamp(at, v, QueueEvent::Transferred(transfer_type));
             }
             K::InteractionConversationEnded => {
-                let agent = agent.unwrap_or_default();
+                let agent = agent.unwrap_or(empty_id());
                 let Some((v, l)) = self.leg_of(agent) else {
                     self.anomaly(at, Anomaly::Orphan);
                     return;
@@ -488,10 +492,10 @@ impl<'f> Builder<'f> {
                 self.end_activity(agent, ActivityKind::Interacting, at);
                 self.start_activity(agent, ActivityKind::AfterContactWork, at);
             }
-            K::InteractionWrapupCompleted => self.wrapup(event, agent.unwrap_or_default()),
+            K::InteractionWrapupCompleted => self.wrapup(event, agent.unwrap_or(empty_id())),
             K::InteractionSurveyCompleted => self.survey(event),
             K::DialerAttempted | K::DialerResult | K::DialerDropped | K::DialerPreviewAction => {
-                let Some(campaign_id) = event.campaign_id.as_deref() else {
+                let Some(campaign_id) = &event.campaign_id else {
                     return;
                 };
                 let campaign_event = match kind {
@@ -509,7 +513,7 @@ impl<'f> Builder<'f> {
                 self.stamp(
                     at,
                     Contribution::Campaign {
-                        campaign_id: campaign_id.to_owned(),
+                        campaign_id: Id::clone(campaign_id),
                         event: campaign_event,
                     },
                 );
@@ -525,7 +529,7 @@ impl<'f> Builder<'f> {
         }
     }
 
-    fn offered(&mut self, event: &Event<'_>, agent: &str) {
+    fn offered(&mut self, event: &Record, agent: &Id) {
         let at = event.occurred_at;
         let Some(v) = self.visits.len().checked_sub(1) else {
             self.anomaly(at, Anomaly::Orphan);
@@ -548,7 +552,7 @@ impl<'f> Builder<'f> {
         self.start_activity(agent, ActivityKind::Alerting, at);
     }
 
-    fn answered(&mut self, event: &Event<'_>, agent: &str) {
+    fn answered(&mut self, event: &Record, agent: &Id) {
         let at = event.occurred_at;
         let v = match self.visits.len().checked_sub(1) {
             Some(v) => v,
@@ -561,7 +565,7 @@ impl<'f> Builder<'f> {
             let visit = &self.visits[v];
             let joins = terminal == Terminal::Answered
                 && visit.invited.iter().any(|a| a == agent)
-                && !visit.legs.iter().any(|leg| leg.agent == agent);
+                && !visit.legs.iter().any(|leg| leg.agent == *agent);
             if !joins {
                 self.anomaly(at, Anomaly::SecondTerminal);
                 return;
@@ -575,7 +579,7 @@ impl<'f> Builder<'f> {
             self.queue_stamp(at, v, QueueEvent::Answered { wait_ms });
         }
         self.visits[v].legs.push(Leg {
-            agent: agent.to_owned(),
+            agent: Id::clone(agent),
             answered_at: at,
             holds: Vec::new(),
             hold_open: None,
@@ -586,7 +590,7 @@ impl<'f> Builder<'f> {
         self.start_activity(agent, ActivityKind::Interacting, at);
     }
 
-    fn unanswered(&mut self, event: &Event<'_>, terminal: Terminal) {
+    fn unanswered(&mut self, event: &Record, terminal: Terminal) {
         let at = event.occurred_at;
         let v = match self.visits.len().checked_sub(1) {
             Some(v) => v,
@@ -609,7 +613,7 @@ impl<'f> Builder<'f> {
         self.queue_stamp(at, v, measure);
     }
 
-    fn wrapup(&mut self, event: &Event<'_>, agent: &str) {
+    fn wrapup(&mut self, event: &Record, agent: &Id) {
         let at = event.occurred_at;
         let Some((v, l)) = self.leg_of(agent) else {
             self.anomaly(at, Anomaly::Orphan);
@@ -620,7 +624,7 @@ impl<'f> Builder<'f> {
             return;
         }
         leg.wrapup_at = Some(at);
-        leg.disposition = event.disposition.as_deref().map(str::to_owned);
+        leg.disposition = event.disposition.clone();
         if let Some(start) = leg.hold_open.take() {
             leg.holds.push(at - start);
         }
@@ -658,7 +662,7 @@ impl<'f> Builder<'f> {
         );
     }
 
-    fn survey(&mut self, event: &Event<'_>) {
+    fn survey(&mut self, event: &Record) {
         let at = event.occurred_at;
         let by_queue = event.queue_id.as_deref().and_then(|queue| {
             self.visits

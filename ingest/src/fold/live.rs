@@ -101,7 +101,8 @@ pub struct AgentLive {
 
 impl Fold {
     /// `queue_live` rows of every tenant, sorted by tenant and queue.
-    pub fn queue_live(&self) -> Vec<QueueLive> {
+    pub fn queue_live(&mut self) -> Vec<QueueLive> {
+        self.settle();
         let mut rows = Vec::new();
         for tenant in self.tenants.values() {
             tenant.queue_live(
@@ -114,7 +115,8 @@ impl Fold {
     }
 
     /// `agent_live` rows of every logged-in agent, sorted by tenant and agent.
-    pub fn agent_live(&self) -> Vec<AgentLive> {
+    pub fn agent_live(&mut self) -> Vec<AgentLive> {
+        self.settle();
         let mut rows = Vec::new();
         for tenant in self.tenants.values() {
             let as_of = tenant.max_seen;
@@ -192,11 +194,11 @@ impl TenantFold {
             }
         }
 
-        let mut waiting: BTreeMap<String, (u64, Option<i64>)> = BTreeMap::new();
-        let mut in_progress: BTreeMap<String, u64> = BTreeMap::new();
+        let mut waiting: BTreeMap<&str, (u64, Option<i64>)> = BTreeMap::new();
+        let mut in_progress: BTreeMap<&str, u64> = BTreeMap::new();
         for state in self.interactions.values() {
             for visit in state.generations.iter().flat_map(|g| &g.visits) {
-                let Some(queue) = visit.queue_id.clone() else {
+                let Some(queue) = visit.queue_id.as_deref() else {
                     continue;
                 };
                 match visit.terminal {
@@ -228,11 +230,12 @@ impl TenantFold {
             }
         }
 
-        let queues: BTreeSet<&String> = today
+        let queues: BTreeSet<&str> = today
             .keys()
-            .chain(waiting.keys())
-            .chain(in_progress.keys())
-            .chain(agents.keys())
+            .map(String::as_str)
+            .chain(waiting.keys().copied())
+            .chain(in_progress.keys().copied())
+            .chain(agents.keys().map(String::as_str))
             .collect();
         let empty = QueueMeasures::default();
         for queue in queues {
@@ -246,7 +249,7 @@ impl TenantFold {
             }
             rows.push(QueueLive {
                 tenant_id: self.tenant_id.clone(),
-                queue_id: queue.clone(),
+                queue_id: queue.to_owned(),
                 as_of,
                 waiting_now,
                 oldest_queued_at: oldest,
@@ -254,7 +257,7 @@ impl TenantFold {
                 agents: by_state,
                 in_progress: in_progress.get(queue).copied().unwrap_or(0),
                 channels: channels
-                    .get(queue.as_str())
+                    .get(queue)
                     .into_iter()
                     .flatten()
                     .map(|channel| (*channel).to_owned())

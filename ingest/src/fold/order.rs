@@ -8,11 +8,15 @@
 
 use ccpulse_schemas::v1::{Event, EventType, KnownEventType as K};
 
+use super::record::Record;
+
 /// The tie-break rank of an event type within one millisecond.
 pub(crate) fn rank(event_type: &EventType<'_>) -> u8 {
-    let Some(known) = event_type.known() else {
-        return 30;
-    };
+    event_type.known().map_or(30, rank_known)
+}
+
+/// The tie-break rank of a known event type within one millisecond.
+pub(crate) fn rank_known(known: K) -> u8 {
     match known {
         K::AgentLoggedIn => 0,
         K::AgentStateChanged => 1,
@@ -45,9 +49,38 @@ pub(crate) fn key<'e>(event: &'e Event<'_>) -> (i64, u8, &'e str) {
     (event.occurred_at, rank(&event.event_type), &event.event_id)
 }
 
+/// Something with a place in the canonical order.
+pub(crate) trait Canonical {
+    /// Its sort key.
+    fn canonical_key(&self) -> (i64, u8, &str);
+}
+
+impl Canonical for Event<'_> {
+    fn canonical_key(&self) -> (i64, u8, &str) {
+        key(self)
+    }
+}
+
+impl Canonical for Record {
+    fn canonical_key(&self) -> (i64, u8, &str) {
+        self.key()
+    }
+}
+
 /// Inserts `event` into `events` (kept in canonical order) and returns its position.
-pub(crate) fn insert_sorted(events: &mut Vec<Event<'static>>, event: Event<'static>) -> usize {
-    let at = events.partition_point(|e| key(e) <= key(&event));
+/// Events mostly arrive in order: the end is tried first. The vector grows by half
+/// (at least 2) instead of doubling: most interactions keep a handful of events, and
+/// their memory is what an open interaction costs.
+pub(crate) fn insert_sorted<T: Canonical>(events: &mut Vec<T>, event: T) -> usize {
+    if events.len() == events.capacity() {
+        events.reserve_exact((events.len() / 2).max(2));
+    }
+    let at = match events.last() {
+        Some(last) if last.canonical_key() > event.canonical_key() => {
+            events.partition_point(|e| e.canonical_key() <= event.canonical_key())
+        }
+        _ => events.len(),
+    };
     events.insert(at, event);
     at
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use ccpulse_schemas::v1::{Event, EventFamily};
 
 use super::agent::AgentTimeline;
+use super::record::{Id, Interner, Record};
 use super::rows::Tables;
 use super::{FoldConfig, agent_output, emit_stamped, interaction, order, visit_rows};
 
@@ -39,11 +40,15 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
             .max()
             .unwrap_or(i64::MIN);
 
-        let mut interactions: BTreeMap<String, Vec<Event<'static>>> = BTreeMap::new();
+        let mut ids = Interner::default();
+        let mut interactions: BTreeMap<String, Vec<Record>> = BTreeMap::new();
         let mut agents: BTreeMap<String, AgentTimeline> = BTreeMap::new();
         for event in events {
-            match event.event_type.known().map(|k| k.family()) {
-                Some(EventFamily::Agent) => {
+            let Some(known) = event.event_type.known() else {
+                continue;
+            };
+            match known.family() {
+                EventFamily::Agent => {
                     let agent = event.agent_id.as_deref().unwrap_or_default().to_owned();
                     agents
                         .entry(agent)
@@ -51,15 +56,16 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
                         .events
                         .push(event);
                 }
-                Some(_) => {
+                EventFamily::Interaction | EventFamily::Dialer => {
                     let id = event
                         .interaction_id
                         .as_deref()
                         .unwrap_or_default()
                         .to_owned();
-                    interactions.entry(id).or_default().push(event);
+                    let event_id = Id::from(&*event.event_id);
+                    let record = Record::new(&event, event_id, known, &mut ids);
+                    interactions.entry(id).or_default().push(record);
                 }
-                None => {}
             }
         }
         for (id, events) in &interactions {
@@ -80,7 +86,7 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
                     .extend(visit_rows(tenant_id, id, generation));
                 for activity in &generation.activities {
                     agents
-                        .entry(activity.agent.clone())
+                        .entry(activity.agent.to_string())
                         .or_insert_with(|| AgentTimeline::new(i64::MIN))
                         .retired
                         .push(activity.clone());

@@ -4,8 +4,9 @@
 //! Only what cannot be recomputed: per tenant the clocks (`max_seen`, `finalized_to`),
 //! the event ids seen (for dedupe), the duplicates counted, the final queue measures of
 //! recent intervals (the live view's "today"), every interaction's events still in
-//! memory, and each agent timeline's base (status, open span, presence events, retired
-//! activities); plus the fold's counters. Everything derived from events (generations,
+//! memory (as much of each as the fold keeps: the fields derivation reads, see
+//! `record`), and each agent timeline's base (status, open span, presence events,
+//! retired activities); plus the fold's counters. Everything derived from events (generations,
 //! stamped measures, activities, the due index) is re-derived on restore by the same
 //! code that derived it the first time, so a restored fold continues exactly where the
 //! saved one was: the property tests check that tables with a save and restore after
@@ -14,7 +15,8 @@
 //! # Format
 //! JSON (`serde_json`), versioned by [`STATE_VERSION`], maps written in sorted order so
 //! the same state gives the same bytes. Events are embedded as their canonical JSON
-//! ([`Event::write_json`]) and decoded again on restore (with twice the contract's size
+//! ([`Event::write_json`]; an interaction's events with only the fields the fold kept,
+//! which still make a valid event) and decoded again on restore (with twice the contract's size
 //! limit: the canonical form of an accepted event may be a few bytes longer than the
 //! message). The store adds the length and
 //! checksum around it. A blob of another version is refused with
@@ -24,15 +26,20 @@
 //! Settings that changed in between (a queue's threshold, a time zone) apply to what is
 //! derived after the restore, including the provisional tail.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ccpulse_schemas::v1::{Channel, Direction, MAX_EVENT_BYTES, Presence, decode_with_limit};
+use datafusion::common::HashMap;
+
+use ccpulse_schemas::v1::{
+    Channel, Direction, EventFamily, MAX_EVENT_BYTES, Presence, decode_with_limit,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::agent::{AgentTimeline, Status};
 use super::interaction::{Activity, ActivityKind};
+use super::record::{Id, Interner, Record};
 use super::rows::{QueueInterval, QueueKey, Tables};
 use super::{EffectiveState, Fold, FoldConfig, FoldStats, InteractionState, TenantFold};
 
@@ -194,8 +201,8 @@ impl Fold {
     }
 }
 
-fn raw_events<'a>(
-    events: impl Iterator<Item = &'a ccpulse_schemas::v1::Event<'static>>,
+fn raw_events(
+    events: impl Iterator<Item = ccpulse_schemas::v1::Event<'static>>,
 ) -> Vec<Box<RawValue>> {
     events
         .filter_map(|event| RawValue::from_string(event.to_json()).ok())
@@ -206,7 +213,13 @@ fn save_tenant(tenant: &TenantFold) -> SavedTenant {
     let interactions = tenant
         .interactions
         .iter()
-        .map(|(id, state)| (id.clone(), raw_events(state.events.iter())))
+        .map(|(id, state)| {
+            let events = state
+                .events
+                .iter()
+                .map(|record| record.to_event(&tenant.tenant_id, id));
+            (id.to_string(), raw_events(events))
+        })
         .collect();
     let agents = tenant
         .agents
@@ -222,7 +235,7 @@ fn save_tenant(tenant: &TenantFold) -> SavedTenant {
         seen: tenant
             .seen
             .iter()
-            .map(|(id, at)| (id.clone(), *at))
+            .map(|(id, at)| (id.to_string(), *at))
             .collect(),
         recent_queue: tenant
             .recent_queue
@@ -262,12 +275,12 @@ fn save_agent(timeline: &AgentTimeline) -> SavedAgent {
                 *start,
             )
         }),
-        events: raw_events(timeline.events.iter()),
+        events: raw_events(timeline.events.iter().cloned()),
         retired: timeline
             .retired
             .iter()
             .map(|activity| SavedActivity {
-                agent: activity.agent.clone(),
+                agent: activity.agent.to_string(),
                 kind: activity_kind_name(activity.kind).to_owned(),
                 start: activity.start,
                 end: activity.end,
@@ -282,7 +295,11 @@ fn restore_tenant(config: &FoldConfig, saved: SavedTenant) -> Result<TenantFold,
     tenant.finalized_to = saved.finalized_to;
     tenant.duplicates = saved.duplicates;
     tenant.seen_pruned_len = saved.seen_pruned_len;
-    tenant.seen = saved.seen.into_iter().collect::<HashMap<_, _>>();
+    tenant.seen = saved
+        .seen
+        .into_iter()
+        .map(|(id, at)| (Id::from(id), at))
+        .collect::<HashMap<_, _>>();
     for entry in saved.recent_queue {
         let key = QueueKey {
             tenant_id: saved.tenant_id.clone(),
@@ -299,15 +316,36 @@ fn restore_tenant(config: &FoldConfig, saved: SavedTenant) -> Result<TenantFold,
     }
     // Agents first: re-deriving the interactions adds their activities to the timelines.
     for (agent_id, agent) in saved.agents {
-        let timeline = restore_agent(&saved.tenant_id, agent)?;
+        let timeline = restore_agent(&saved.tenant_id, agent, &mut tenant.ids)?;
         tenant.agents.insert(agent_id, timeline);
     }
     let ids: BTreeSet<String> = saved.interactions.keys().cloned().collect();
     for (id, events) in saved.interactions {
-        let state = InteractionState {
-            events: decode_events(&saved.tenant_id, &events)?,
-            ..InteractionState::default()
-        };
+        let events = decode_events(&saved.tenant_id, &events)?
+            .iter()
+            .map(|event| {
+                let family = event
+                    .event_type
+                    .known()
+                    .map(|known| (known, known.family()));
+                match family {
+                    Some((known, EventFamily::Interaction | EventFamily::Dialer)) => {
+                        // The id the dedupe map holds, so that both share one copy.
+                        let event_id = match tenant.seen.get_key_value(event.event_id.as_ref()) {
+                            Some((id, _)) => Id::clone(id),
+                            None => Id::from(event.event_id.as_ref()),
+                        };
+                        Ok(Record::new(event, event_id, known, &mut tenant.ids))
+                    }
+                    _ => Err(StateError::Value {
+                        what: "interaction event type",
+                        value: event.event_type.as_str().to_owned(),
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = Id::from(id);
+        let state = InteractionState::new(Id::clone(&id), events);
         tenant.interactions.insert(id, state);
     }
     let finalized_to = tenant.finalized_to;
@@ -317,7 +355,11 @@ fn restore_tenant(config: &FoldConfig, saved: SavedTenant) -> Result<TenantFold,
     Ok(tenant)
 }
 
-fn restore_agent(tenant_id: &str, saved: SavedAgent) -> Result<AgentTimeline, StateError> {
+fn restore_agent(
+    tenant_id: &str,
+    saved: SavedAgent,
+    ids: &mut Interner,
+) -> Result<AgentTimeline, StateError> {
     let presence = match saved.presence {
         Some((name, reason)) => Some((parse(Presence::parse, "presence", &name)?, reason)),
         None => None,
@@ -331,7 +373,7 @@ fn restore_agent(tenant_id: &str, saved: SavedAgent) -> Result<AgentTimeline, St
         .into_iter()
         .map(|activity| {
             Ok(Activity {
-                agent: activity.agent,
+                agent: ids.id(&activity.agent),
                 kind: activity_kind(&activity.kind)?,
                 start: activity.start,
                 end: activity.end,
@@ -442,7 +484,7 @@ mod tests {
         let mut fold = Fold::new(Arc::clone(&config));
         fold.apply(&event);
         let (_, state) = fold.checkpoint();
-        let restored = Fold::restore(config, &state).expect("restores");
+        let mut restored = Fold::restore(config, &state).expect("restores");
         assert_eq!(restored.queue_live(), fold.queue_live());
         assert_eq!(restored.queue_live()[0].waiting_now, 1);
     }
@@ -465,7 +507,7 @@ mod tests {
         assert_eq!(agents[0].channels, ["chat", "voice"]);
         assert_eq!(fold.queue_live()[0].channels, ["chat"]);
         let (_, state) = fold.checkpoint();
-        let restored = Fold::restore(config, &state).expect("restores");
+        let mut restored = Fold::restore(config, &state).expect("restores");
         assert_eq!(restored.agent_live(), fold.agent_live());
         assert_eq!(restored.queue_live(), fold.queue_live());
     }
