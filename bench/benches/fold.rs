@@ -51,6 +51,9 @@ fn fold_all(events: &[Event<'_>], config: &Arc<FoldConfig>) -> Fold {
             fold.advance();
         }
     }
+    // As the next checkpoint would: `apply` defers derivation to the next read, so the
+    // events since the last advance are only derived here.
+    fold.advance();
     fold
 }
 
