@@ -12,7 +12,7 @@ use ccpulse_schemas::v1::{Event, EventFamily};
 use super::agent::AgentTimeline;
 use super::record::{Id, Interner, Record};
 use super::rows::Tables;
-use super::{FoldConfig, agent_output, emit_stamped, interaction, order, visit_rows};
+use super::{FoldConfig, StampedMeasures, agent_output, interaction, order, visit_rows};
 
 /// Folds `events` (in any order, duplicates allowed) into the complete tables as of
 /// each tenant's latest event.
@@ -68,19 +68,13 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
                 }
             }
         }
+        let mut measures = StampedMeasures::default();
         for (id, events) in &interactions {
             let generations = interaction::derive(events, config.windows(), &|queue, at| {
                 settings.in_business_hours(queue, at)
             });
             for generation in &generations {
-                emit_stamped(
-                    tenant_id,
-                    settings,
-                    generation,
-                    i64::MIN,
-                    as_of.saturating_add(1),
-                    &mut tables,
-                );
+                measures.add(settings, generation, i64::MIN, as_of.saturating_add(1));
                 tables
                     .interactions
                     .extend(visit_rows(tenant_id, id, generation));
@@ -93,6 +87,7 @@ pub fn fold_all(events: &[Event<'_>], config: &FoldConfig) -> Tables {
                 }
             }
         }
+        measures.flush_into(tenant_id, &mut tables);
         for (agent_id, timeline) in &agents {
             agent_output(
                 tenant_id,
